@@ -1,0 +1,4 @@
+"""The Frontline event contract: envelope, event types, versions, upcasters, JSON Schema export.
+
+Imports nothing else of Frontline.
+"""

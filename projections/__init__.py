@@ -1,0 +1,1 @@
+"""ClickHouse side of Frontline: migrations, writers, dashboard queries, replay and audit."""

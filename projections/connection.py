@@ -1,0 +1,55 @@
+"""Where a ClickHouse server is and how to open a native-protocol client to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from clickhouse_driver import Client
+
+# Database names are spliced into DDL (they cannot be bound as parameters), so they are held to
+# a plain identifier; nothing else ever reaches SQL as text.
+DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ClickHouseTarget:
+    """A server (native protocol) and the database Frontline's tables live in."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def __post_init__(self) -> None:
+        if not DATABASE_NAME.match(self.database):
+            raise ValueError(
+                f"database name {self.database!r} must be letters, digits and _ (not first digit)"
+            )
+
+    def with_database(self, database: str) -> ClickHouseTarget:
+        return replace(self, database=database)
+
+    def client(self, *, database: bool = True, **settings: object) -> Client:
+        """A new client; `database=False` for statements that run before the database exists."""
+        return Client(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database if database else "default",
+            connect_timeout=5,
+            send_receive_timeout=60,
+            settings=dict(settings),
+        )
+
+    def ping(self) -> None:
+        """Raise the driver's error unless the server answers; the database need not exist."""
+        self.client(database=False).execute("SELECT 1")
+
+    def __repr__(self) -> str:  # never print the password
+        return (
+            f"ClickHouseTarget(host={self.host!r}, port={self.port}, user={self.user!r}, "
+            f"database={self.database!r})"
+        )

@@ -1,0 +1,157 @@
+"""One settings object, read from the environment (README, "Configuration").
+
+Every failure names the variable to fix. Two deployments with different
+`FRONTLINE_TOPIC_PREFIX` and `FRONTLINE_CLICKHOUSE_DATABASE` share nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import urllib.parse
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from projections.connection import DATABASE_NAME, ClickHouseTarget
+
+ENV = {
+    "kafka_bootstrap": "FRONTLINE_KAFKA_BOOTSTRAP",
+    "topic_prefix": "FRONTLINE_TOPIC_PREFIX",
+    "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
+    "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
+}
+
+DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
+HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message names the variable and what to do."""
+
+
+class Settings(BaseModel):
+    """Frontline's configuration. Build it with `Settings.from_env()`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka_bootstrap: Annotated[str, Field(min_length=1)] = "127.0.0.1:9092"
+    topic_prefix: str = "frontline."
+    clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
+    clickhouse_database: str = "frontline"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            if not HOST_PORT.match(server.strip()):
+                raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not TOPIC_PREFIX.match(value):
+            raise ValueError("use at most 100 of the characters Kafka allows: A-Z a-z 0-9 . _ -")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        _parse_clickhouse_url(value, "frontline")
+        return value
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not DATABASE_NAME.match(value):
+            raise ValueError("use letters, digits and _ (not starting with a digit), at most 63")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {field: env[var] for field, var in ENV.items() if var in env}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else ""
+                var = ENV.get(field, field)
+                shown = "<hidden>" if field == "clickhouse_url" else repr(values.get(field))
+                problems.append(f"{var}={shown}: {err['msg'].removeprefix('Value error, ')}")
+            raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for one of Frontline's topics."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def clickhouse(self) -> ClickHouseTarget:
+        return _parse_clickhouse_url(self.clickhouse_url, self.clickhouse_database)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",")]
+
+    def describe(self) -> dict[str, str]:
+        """Effective settings by variable name, password hidden."""
+        ch = self.clickhouse
+        return {
+            ENV["kafka_bootstrap"]: self.kafka_bootstrap,
+            ENV["topic_prefix"]: self.topic_prefix,
+            ENV["clickhouse_url"]: f"clickhouse://{ch.user}:***@{ch.host}:{ch.port}",
+            ENV["clickhouse_database"]: self.clickhouse_database,
+        }
+
+
+def _parse_clickhouse_url(url: str, database: str) -> ClickHouseTarget:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or 9000
+    except ValueError:
+        raise ValueError("the port is not a number (want clickhouse://USER:PASSWORD@HOST:PORT)")
+    if parts.scheme != "clickhouse" or not parts.hostname:
+        raise ValueError("want clickhouse://USER:PASSWORD@HOST:PORT (native protocol, e.g. 9000)")
+    if parts.path not in ("", "/"):
+        raise ValueError("put the database in FRONTLINE_CLICKHOUSE_DATABASE, not in the URL")
+    return ClickHouseTarget(
+        host=parts.hostname,
+        port=port,
+        user=urllib.parse.unquote(parts.username or "default"),
+        password=urllib.parse.unquote(parts.password or ""),
+        database=database,
+    )
+
+
+def check_kafka_reachable(settings: Settings, timeout: float = 3.0) -> None:
+    """Fail fast, naming the variable, when no bootstrap server accepts a connection."""
+    errors = []
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except OSError as exc:
+            errors.append(f"{server}: {exc.strerror or exc}")
+    raise ConfigError(
+        f"{ENV['kafka_bootstrap']}={settings.kafka_bootstrap!r}: no broker reachable "
+        f"({'; '.join(errors)}). Is the stack up? (deploy/stack up)"
+    )
+
+
+def check_clickhouse_reachable(settings: Settings) -> None:
+    """Fail fast, naming the variable, when ClickHouse does not answer SELECT 1."""
+    ch = settings.clickhouse
+    try:
+        ch.ping()
+    except Exception as exc:  # the driver raises many types; all mean "cannot use it"
+        raise ConfigError(
+            f"{ENV['clickhouse_url']} (clickhouse://{ch.user}:***@{ch.host}:{ch.port}): "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
+            "Is the stack up (deploy/stack up) and the password right?"
+        ) from None
