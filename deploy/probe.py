@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Readiness probes for deploy/stack, stdlib only (they run before any virtualenv exists).
 
-  probe.py kafka HOST PORT                    -> exit 0 when the broker answers a Metadata request
-  probe.py clickhouse HOST HTTP_PORT USER PW  -> exit 0 when ClickHouse answers SELECT 1
+probe.py kafka HOST PORT                    -> exit 0 when the broker answers a Metadata request
+probe.py clickhouse HOST HTTP_PORT USER PW  -> exit 0 when ClickHouse answers SELECT 1
 """
 
 from __future__ import annotations

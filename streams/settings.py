@@ -11,6 +11,7 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,6 +23,7 @@ ENV = {
     "topic_prefix": "FRONTLINE_TOPIC_PREFIX",
     "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
     "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
+    "dashboard_password": "FRONTLINE_DASHBOARD_PASSWORD",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -42,6 +44,7 @@ class Settings(BaseModel):
     topic_prefix: str = "frontline."
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     clickhouse_database: str = "frontline"
+    dashboard_password: str = "dashboard-local"
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -82,7 +85,8 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else ""
                 var = ENV.get(field, field)
-                shown = "<hidden>" if field == "clickhouse_url" else repr(values.get(field))
+                secret = field in ("clickhouse_url", "dashboard_password")
+                shown = "<hidden>" if secret else repr(values.get(field))
                 problems.append(f"{var}={shown}: {err['msg'].removeprefix('Value error, ')}")
             raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
@@ -93,6 +97,11 @@ class Settings(BaseModel):
     @property
     def clickhouse(self) -> ClickHouseTarget:
         return _parse_clickhouse_url(self.clickhouse_url, self.clickhouse_database)
+
+    @property
+    def dashboard(self) -> ClickHouseTarget:
+        """The same server as the read-only `dashboard` user, for queries."""
+        return replace(self.clickhouse, user="dashboard", password=self.dashboard_password)
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -114,7 +123,9 @@ def _parse_clickhouse_url(url: str, database: str) -> ClickHouseTarget:
     try:
         port = parts.port or 9000
     except ValueError:
-        raise ValueError("the port is not a number (want clickhouse://USER:PASSWORD@HOST:PORT)")
+        raise ValueError(
+            "the port is not a number (want clickhouse://USER:PASSWORD@HOST:PORT)"
+        ) from None
     if parts.scheme != "clickhouse" or not parts.hostname:
         raise ValueError("want clickhouse://USER:PASSWORD@HOST:PORT (native protocol, e.g. 9000)")
     if parts.path not in ("", "/"):

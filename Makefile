@@ -1,0 +1,36 @@
+# The two commands of the README. Each sets up everything it needs on a fresh machine:
+# a virtualenv with the pinned dependencies, then the local stack (deploy/stack up).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+SCALE ?= 0.01
+
+.PHONY: demo test lint unit stack-up stack-down venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $@
+
+stack-up:
+	deploy/stack up
+
+stack-down:
+	deploy/stack down
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Lint first (seconds), then the whole suite against the real stack.
+test: venv lint stack-up
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+demo: venv stack-up
+	$(BIN)/frontline demo --scale $(SCALE)

@@ -1,0 +1,81 @@
+"""deploy/: the Docker Compose file cannot run here (no engine), so what can be checked without
+one is checked: it parses, and it agrees with the local stack and with the settings."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.settings import ENV, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def _compose() -> dict[str, Any]:
+    data = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _stack_kafka_version() -> str:
+    match = re.search(r"FRONTLINE_KAFKA_VERSION:-([0-9.]+)", (DEPLOY / "stack").read_text())
+    assert match, "deploy/stack must default FRONTLINE_KAFKA_VERSION"
+    return match.group(1)
+
+
+def _substitute_defaults(value: str) -> str:
+    # Compose's ${VAR:-default} with nothing set, as on a fresh machine.
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_kafka_versions_agree() -> None:
+    version = _stack_kafka_version()
+    image = _compose()["services"]["kafka"]["image"]
+    assert image == f"apache/kafka:{version}", "compose and deploy/stack run different Kafkas"
+    pom = ET.parse(DEPLOY / "kafka" / "pom.xml").getroot()
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    assert pom.findtext("m:properties/m:kafka.version", namespaces=ns) == version
+
+
+def test_worker_environment_is_valid_settings() -> None:
+    env = _compose()["services"]["worker"]["environment"]
+    assert set(env) <= set(ENV.values()), "compose sets a variable Settings does not read"
+    assert {"FRONTLINE_KAFKA_BOOTSTRAP", "FRONTLINE_CLICKHOUSE_URL"} <= set(env)
+    settings = Settings.from_env({k: _substitute_defaults(str(v)) for k, v in env.items()})
+    assert settings.kafka_bootstrap == "kafka:19092"
+    assert settings.clickhouse.host == "clickhouse"
+    assert settings.clickhouse.user == "frontline"
+
+
+def test_clickhouse_users_match_the_local_stack() -> None:
+    compose = _compose()["services"]["clickhouse"]
+    mounted = ET.parse(DEPLOY / "clickhouse" / "docker" / "frontline-users.xml").getroot()
+    local = ET.parse(DEPLOY / "clickhouse" / "users.xml.in").getroot()
+    for user in ("frontline", "dashboard"):
+        assert mounted.find(f"users/{user}") is not None
+        assert local.find(f"users/{user}") is not None
+        password = mounted.find(f"users/{user}/password")
+        assert password is not None
+        assert password.get("from_env") in compose["environment"]
+    for root in (mounted, local):
+        assert root.findtext("profiles/dashboard/readonly") == "1"
+    assert compose["image"].startswith("clickhouse/clickhouse-server:")
+
+
+def test_local_server_config_renders_to_xml() -> None:
+    text = (DEPLOY / "clickhouse" / "config.xml.in").read_text()
+    rendered = re.sub(r"@[A-Z_]+@", "1", text)
+    root = ET.fromstring(rendered)
+    assert root.findtext("listen_host") == "127.0.0.1"
+
+
+def test_dockerfile_copies_what_exists() -> None:
+    for line in (DEPLOY / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"

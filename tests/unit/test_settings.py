@@ -1,0 +1,69 @@
+"""Configuration: defaults, and errors that name the variable to fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import ConfigError, Settings, check_kafka_reachable
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.kafka_bootstrap == "127.0.0.1:9092"
+    assert s.topic("shifts") == "frontline.shifts"
+    ch = s.clickhouse
+    assert (ch.host, ch.port, ch.user, ch.database) == ("127.0.0.1", 9000, "frontline", "frontline")
+    assert s.dashboard.user == "dashboard"
+
+
+def test_environment_overrides() -> None:
+    s = Settings.from_env(
+        {
+            "FRONTLINE_KAFKA_BOOTSTRAP": "k1:19092,k2:19092",
+            "FRONTLINE_TOPIC_PREFIX": "city-b.",
+            "FRONTLINE_CLICKHOUSE_URL": "clickhouse://w:p%40ss@ch.example:19000",
+            "FRONTLINE_CLICKHOUSE_DATABASE": "city_b",
+        }
+    )
+    assert s.bootstrap_servers == ["k1:19092", "k2:19092"]
+    assert s.topic("calls") == "city-b.calls"
+    ch = s.clickhouse
+    assert (ch.host, ch.port, ch.user, ch.password, ch.database) == (
+        "ch.example",
+        19000,
+        "w",
+        "p@ss",
+        "city_b",
+    )
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("FRONTLINE_KAFKA_BOOTSTRAP", "no-port"),
+        ("FRONTLINE_TOPIC_PREFIX", "bad prefix/"),
+        ("FRONTLINE_CLICKHOUSE_URL", "http://127.0.0.1:8123"),
+        ("FRONTLINE_CLICKHOUSE_URL", "clickhouse://u:p@h:notaport"),
+        ("FRONTLINE_CLICKHOUSE_URL", "clickhouse://u:p@h:9000/db"),
+        ("FRONTLINE_CLICKHOUSE_DATABASE", "drop table; --"),
+    ],
+)
+def test_bad_value_names_the_variable(var: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        Settings.from_env({var: value})
+
+
+def test_password_never_in_error_or_description() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"FRONTLINE_CLICKHOUSE_URL": "clickhouse://u:s3cret@h:x"})
+    assert "s3cret" not in str(err.value)
+    described = Settings.from_env({"FRONTLINE_CLICKHOUSE_URL": "clickhouse://u:s3cret@h:1"})
+    assert "s3cret" not in str(described.describe())
+    assert "s3cret" not in repr(described.clickhouse)
+
+
+def test_unreachable_broker_fails_fast_naming_the_variable() -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    s = Settings.from_env({"FRONTLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    with pytest.raises(ConfigError, match="FRONTLINE_KAFKA_BOOTSTRAP"):
+        check_kafka_reachable(s, timeout=1)
