@@ -1,0 +1,40 @@
+"""Frontline's Kafka topics: one per event family (the event store) and one for dead letters.
+
+Names are `{FRONTLINE_TOPIC_PREFIX}events.{family}` and `{FRONTLINE_TOPIC_PREFIX}dead-letters`.
+"""
+
+from __future__ import annotations
+
+from streams.settings import Settings
+
+# Event type -> family. One family = one topic; keyed by volunteer_id, so one volunteer's
+# check-in and check-out keep their order within a partition.
+FAMILY_OF_TYPE = {
+    "volunteer.checked_in": "shifts",
+    "volunteer.checked_out": "shifts",
+    "tracing.call_recorded": "calls",
+    "sampling.assisted": "sampling",
+    "disinfection.completed": "disinfection",
+    "donation.received": "donations",
+}
+FAMILIES = ("shifts", "calls", "sampling", "disinfection", "donations")
+DEAD_LETTERS = "dead-letters"
+
+
+def event_topic(settings: Settings, family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown event family {family!r}; known: {', '.join(FAMILIES)}")
+    return settings.topic(f"events.{family}")
+
+
+def event_topics(settings: Settings) -> dict[str, str]:
+    """Family -> full topic name."""
+    return {family: event_topic(settings, family) for family in FAMILIES}
+
+
+def dead_letter_topic(settings: Settings) -> str:
+    return settings.topic(DEAD_LETTERS)
+
+
+def topic_for_type(settings: Settings, event_type: str) -> str:
+    return event_topic(settings, FAMILY_OF_TYPE[event_type])
