@@ -12,6 +12,7 @@ import socket
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,6 +25,12 @@ ENV = {
     "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
     "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
     "dashboard_password": "FRONTLINE_DASHBOARD_PASSWORD",
+    "topic_partitions": "FRONTLINE_TOPIC_PARTITIONS",
+    "topic_replication": "FRONTLINE_TOPIC_REPLICATION",
+    "http_host": "FRONTLINE_HTTP_HOST",
+    "http_port": "FRONTLINE_HTTP_PORT",
+    "ingest_rate_limit": "FRONTLINE_INGEST_RATE_LIMIT",
+    "token_file": "FRONTLINE_TOKEN_FILE",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -45,6 +52,13 @@ class Settings(BaseModel):
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     clickhouse_database: str = "frontline"
     dashboard_password: str = "dashboard-local"
+    # Ingest (README, "Ingest").
+    topic_partitions: Annotated[int, Field(ge=1, le=10_000)] = 6
+    topic_replication: Annotated[int, Field(ge=1, le=32)] = 1
+    http_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=0, le=65_535)] = 8080
+    ingest_rate_limit: Annotated[float, Field(gt=0)] = 20.0
+    token_file: Annotated[str, Field(min_length=1)] = "~/.frontline/device-tokens.json"
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -79,7 +93,7 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         values = {field: env[var] for field, var in ENV.items() if var in env}
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
@@ -104,6 +118,11 @@ class Settings(BaseModel):
         return replace(self.clickhouse, user="dashboard", password=self.dashboard_password)
 
     @property
+    def token_path(self) -> Path:
+        """Where device-token hashes are kept (`~` expanded)."""
+        return Path(self.token_file).expanduser()
+
+    @property
     def bootstrap_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",")]
 
@@ -115,6 +134,12 @@ class Settings(BaseModel):
             ENV["topic_prefix"]: self.topic_prefix,
             ENV["clickhouse_url"]: f"clickhouse://{ch.user}:***@{ch.host}:{ch.port}",
             ENV["clickhouse_database"]: self.clickhouse_database,
+            ENV["topic_partitions"]: str(self.topic_partitions),
+            ENV["topic_replication"]: str(self.topic_replication),
+            ENV["http_host"]: self.http_host,
+            ENV["http_port"]: str(self.http_port),
+            ENV["ingest_rate_limit"]: str(self.ingest_rate_limit),
+            ENV["token_file"]: self.token_file,
         }
 
 

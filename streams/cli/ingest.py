@@ -1,0 +1,149 @@
+"""`frontline topics ensure|describe` and `frontline emit`: getting events into Kafka."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+
+from streams.cli import main, settings
+from streams.emit import EmitStats, emit_lines
+from streams.producer import IngestError, Producer
+from streams.topic_admin import TopicState, describe, ensure
+
+
+@main.group("topics")
+def topics() -> None:
+    """Frontline's Kafka topics (event store per family, dead letters)."""
+
+
+def _show(state: TopicState) -> str:
+    spec = state.spec
+    if not state.exists:
+        return f"{spec.name}  MISSING"
+    configs = " ".join(f"{k}={state.configs.get(k)}" for k in spec.configs)
+    line = f"{spec.name}  partitions={state.partitions} replication={state.replication} {configs}"
+    if state.created:
+        line += "  (created)"
+    if state.fixed:
+        line += f"  (fixed: {', '.join(state.fixed)})"
+    if state.drift:
+        line += "  DRIFT: " + "; ".join(state.drift)
+    return line
+
+
+@topics.command("ensure")
+@click.option("--fix", is_flag=True, help="Set drifted topic configs (never partitions).")
+def topics_ensure(fix: bool) -> None:
+    """Create missing topics; report drift from the declared settings (exit 1 on drift)."""
+    states = ensure(settings(), fix=fix)
+    for state in states:
+        click.echo(_show(state))
+    if any(s.drift for s in states):
+        click.echo(
+            "frontline: topics differ from what is declared (above). Configs: rerun with --fix. "
+            "Partitions: change FRONTLINE_TOPIC_PARTITIONS or the topic by hand "
+            "(adding partitions moves volunteers' keys).",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@topics.command("describe")
+def topics_describe() -> None:
+    """Show the declared topics as they are in Kafka (exit 1 if missing or drifted)."""
+    states = describe(settings())
+    for state in states:
+        click.echo(_show(state))
+    if any(s.drift or not s.exists for s in states):
+        sys.exit(1)
+
+
+def _progress(stats: EmitStats) -> None:
+    click.echo(
+        f"\r{stats.lines:>10,} lines  {stats.rate:>9,.0f} events/s  "
+        f"accepted {stats.acknowledged:,}  rejected {stats.rejected:,}",
+        nl=False,
+        err=True,
+    )
+
+
+@main.command("emit")
+@click.argument("source", type=click.File("rb"))
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where rejected lines go with their reasons [default: SOURCE.rejects.jsonl, "
+    "or rejects.jsonl for stdin].",
+)
+@click.option("--allow-rejects", is_flag=True, help="Exit 0 even if lines were rejected.")
+@click.option("--quiet", is_flag=True, help="No progress line.")
+def emit(source: IO[bytes], rejects_path: Path | None, allow_rejects: bool, quiet: bool) -> None:
+    """Send JSON Lines events from SOURCE (a file, or - for stdin) to Kafka.
+
+    Exit 0 when every line was accepted and acknowledged; 1 if lines were rejected (unless
+    --allow-rejects); 3 if Kafka did not acknowledge everything (rerun: duplicates are
+    harmless).
+    """
+    s = settings()
+    name = getattr(source, "name", "-")
+    name = "-" if name in ("<stdin>", "-") else str(name)
+    if rejects_path is None:
+        rejects_path = Path("rejects.jsonl" if name == "-" else f"{name}.rejects.jsonl")
+    try:
+        producer = Producer(s, client_id="frontline-emit")
+    except IngestError as exc:
+        click.echo(f"frontline: {exc}", err=True)
+        sys.exit(3)
+    with producer, _LazyFile(rejects_path) as rejects:
+        stats = emit_lines(
+            source,
+            producer,
+            source_name=name,
+            rejects=rejects,  # type: ignore[arg-type]
+            progress=None if quiet else _progress,
+        )
+    if not quiet:
+        click.echo("", err=True)
+    click.echo(
+        f"{stats.lines:,} lines in {stats.elapsed:.1f} s ({stats.rate:,.0f} events/s): "
+        f"{stats.acknowledged:,} accepted, {stats.rejected:,} rejected, "
+        f"{stats.failed:,} not acknowledged"
+    )
+    for topic, count in sorted(stats.by_topic.items()):
+        click.echo(f"  {topic}: {count:,}")
+    if stats.rejected:
+        codes = ", ".join(f"{c} {n}" for c, n in stats.rejected_by_code.most_common())
+        click.echo(f"  rejected: {codes} -> {rejects_path} and the dead-letter topic")
+    if stats.failed or stats.acknowledged < stats.sent:
+        click.echo(
+            f"frontline: Kafka did not acknowledge {stats.sent - stats.acknowledged:,} events "
+            f"({stats.first_failure}); rerun emit with the same input.",
+            err=True,
+        )
+        sys.exit(3)
+    if stats.rejected and not allow_rejects:
+        sys.exit(1)
+
+
+class _LazyFile:
+    """A text file created on first write, so a clean run leaves no empty rejects file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: IO[str] | None = None
+
+    def write(self, text: str) -> int:
+        if self._file is None:
+            self._file = self._path.open("w", encoding="utf-8")
+        return self._file.write(text)
+
+    def __enter__(self) -> _LazyFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._file is not None:
+            self._file.close()
