@@ -1,0 +1,66 @@
+"""Helpers for the ingest tests: example events from the fixtures, and reading topics back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TYPES = {
+    "volunteer.checked_in": "volunteer_checked_in",
+    "volunteer.checked_out": "volunteer_checked_out",
+    "tracing.call_recorded": "tracing_call_recorded",
+    "sampling.assisted": "sampling_assisted",
+    "disinfection.completed": "disinfection_completed",
+    "donation.received": "donation_received",
+}
+
+
+def event(event_type: str = "sampling.assisted", **overrides: Any) -> dict[str, Any]:
+    """A valid event of `event_type` (from tests/fixtures/valid) with a fresh event_id."""
+    payload: dict[str, Any] = json.loads(
+        (FIXTURES / "valid" / f"{TYPES[event_type]}.json").read_text()
+    )["payload"]
+    payload["event_id"] = str(uuid.uuid4())
+    payload.update(overrides)
+    return payload
+
+
+def invalid(name: str) -> dict[str, Any]:
+    """The payload of tests/fixtures/invalid/<name>.json."""
+    payload: dict[str, Any] = json.loads((FIXTURES / "invalid" / f"{name}.json").read_text())[
+        "payload"
+    ]
+    return payload
+
+
+def line(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes | None, bytes]]:
+    """Every message of `topic` as (partition, key, value), read with a plain consumer."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        out: list[tuple[int, bytes | None, bytes]] = []
+        remaining = {tp for tp in partitions if end[tp] > 0}
+        while remaining:
+            for tp, records in consumer.poll(timeout_ms=2000).items():
+                out.extend((r.partition, r.key, r.value) for r in records)
+                if consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        consumer.close()

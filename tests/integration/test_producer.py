@@ -1,0 +1,72 @@
+"""The producer SDK against the real broker: validation, keys, acknowledgements, typed errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from events import decode, encode
+from streams.producer import BrokerUnavailable, Delivered, InvalidEvent, Producer
+from streams.settings import Settings
+from streams.topic_admin import ensure
+from streams.topics import event_topic
+from tests.integration.ingest_helpers import event, invalid, line, read_topic
+
+
+def test_sends_canonical_events_keyed_by_volunteer_in_order(isolated: Settings) -> None:
+    ensure(isolated)
+    sent = [
+        event("volunteer.checked_in", volunteer_id="vol-000001"),
+        event("volunteer.checked_out", volunteer_id="vol-000001"),
+        event("volunteer.checked_in", volunteer_id="vol-000002"),
+    ]
+    with Producer(isolated) as producer:
+        deliveries = [producer.send(line(e)) for e in sent]
+        results = [d.result(timeout=30) for d in deliveries]
+
+    topic = event_topic(isolated, "shifts")
+    assert all(isinstance(r, Delivered) and r.topic == topic for r in results)
+    # One volunteer's check-in and check-out share a partition, in the order sent.
+    assert results[0].partition == results[1].partition
+    assert results[0].offset < results[1].offset
+
+    stored = read_topic(isolated, topic)
+    assert len(stored) == 3
+    by_value = {value: (partition, key) for partition, key, value in stored}
+    for payload, result in zip(sent, results, strict=True):
+        canonical = encode(decode(line(payload)))
+        assert by_value[canonical] == (result.partition, payload["volunteer_id"].encode())
+
+
+def test_invalid_event_is_refused_before_kafka(isolated: Settings) -> None:
+    ensure(isolated)
+    with Producer(isolated) as producer:
+        with pytest.raises(InvalidEvent) as err:
+            producer.send(line(invalid("phone_number")))
+        assert (err.value.code, err.value.field) == ("phone_number", "volunteer_id")
+        with pytest.raises(InvalidEvent) as err:
+            producer.send(b"{not json")
+        assert err.value.code == "malformed_json"
+        producer.send(json.dumps(event()).encode()).result(timeout=30)
+    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 1
+
+
+def test_missing_topics_and_unreachable_broker_are_broker_unavailable(
+    isolated: Settings,
+) -> None:
+    with pytest.raises(BrokerUnavailable, match="frontline topics ensure"):
+        Producer(isolated, max_block_s=2)
+    nowhere = isolated.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
+    with pytest.raises(BrokerUnavailable, match="FRONTLINE_KAFKA_BOOTSTRAP"):
+        Producer(nowhere, bootstrap_timeout_s=1)
+
+
+def test_bounded_buffer_still_delivers_everything(isolated: Settings) -> None:
+    ensure(isolated)
+    with Producer(isolated, max_buffered=4) as producer:  # send() waits for room
+        deliveries = [producer.send(line(event())) for _ in range(200)]
+    assert all(d.done() for d in deliveries)
+    offsets = {(r.partition, r.offset) for r in (d.result(timeout=1) for d in deliveries)}
+    assert len(offsets) == 200
+    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 200
