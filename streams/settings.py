@@ -31,6 +31,7 @@ ENV = {
     "http_port": "FRONTLINE_HTTP_PORT",
     "ingest_rate_limit": "FRONTLINE_INGEST_RATE_LIMIT",
     "token_file": "FRONTLINE_TOKEN_FILE",
+    "auto_close_hours": "FRONTLINE_AUTO_CLOSE_HOURS",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -59,6 +60,8 @@ class Settings(BaseModel):
     http_port: Annotated[int, Field(ge=0, le=65_535)] = 8080
     ingest_rate_limit: Annotated[float, Field(gt=0)] = 20.0
     token_file: Annotated[str, Field(min_length=1)] = "~/.frontline/device-tokens.json"
+    # Projections (README, "Counting"): open shifts older than this count as unclosed.
+    auto_close_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 16.0
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -140,6 +143,7 @@ class Settings(BaseModel):
             ENV["http_port"]: str(self.http_port),
             ENV["ingest_rate_limit"]: str(self.ingest_rate_limit),
             ENV["token_file"]: self.token_file,
+            ENV["auto_close_hours"]: f"{self.auto_close_hours:g}",
         }
 
 

@@ -38,3 +38,4 @@ def settings() -> Settings:
 from streams.cli import config as _config  # noqa: E402,F401
 from streams.cli import demo as _demo  # noqa: E402,F401
 from streams.cli import ingest as _ingest  # noqa: E402,F401
+from streams.cli import pipeline as _pipeline  # noqa: E402,F401

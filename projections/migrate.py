@@ -1,0 +1,142 @@
+"""Numbered SQL migrations, applied in order and recorded (with checksums) in ClickHouse.
+
+A migration is `projections/migrations/NNNN_name.sql`: statements separated by `;` at the end
+of a line, `{db}` standing for the (checked, quoted) database name. Statements are idempotent
+(`IF NOT EXISTS`), so a run interrupted half-way is finished by the next run. An applied
+migration must never be edited: `apply` refuses when a checksum differs and names the file;
+write a new migration instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from projections.connection import ClickHouseTarget
+from projections.database import create_database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS {db}.schema_migrations
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime
+)
+ENGINE = MergeTree()
+ORDER BY version
+"""
+
+
+class MigrationError(Exception):
+    """The schema cannot be brought up to date safely; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
+
+    def statements(self, database: str) -> list[str]:
+        return render(self.sql, database)
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    migration: Migration
+    applied_at: datetime | None
+    edited: bool
+
+
+def render(sql: str, database: str) -> list[str]:
+    """Split a migration into statements with `{db}` replaced by the quoted database name."""
+    quoted = f"`{database}`"
+    out = []
+    for chunk in re.split(r";\s*$", sql, flags=re.MULTILINE):
+        code = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--"))
+        if code.strip():
+            out.append(code.strip().replace("{db}", quoted))
+    return out
+
+
+def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        match = FILE_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_snake_name.sql")
+        migrations.append(Migration(int(match[1]), match[2], path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migrations share a number in {directory}: {versions}")
+    return migrations
+
+
+def status(target: ClickHouseTarget) -> list[MigrationState]:
+    create_database(target)
+    client = target.client()
+    client.execute(LEDGER_DDL.replace("{db}", f"`{target.database}`"))
+    applied = {
+        int(v): (str(c), t)
+        for v, c, t in client.execute(
+            "SELECT version, argMax(checksum, applied_at), max(applied_at) "
+            "FROM schema_migrations GROUP BY version"
+        )
+    }
+    states = []
+    for m in load_migrations():
+        if m.version in applied:
+            checksum, at = applied[m.version]
+            states.append(MigrationState(m, at, edited=checksum != m.checksum))
+        else:
+            states.append(MigrationState(m, None, edited=False))
+    return states
+
+
+def apply(target: ClickHouseTarget, *, auto_close_s: int = 16 * 3600) -> list[Migration]:
+    """Apply pending migrations in order; return those applied. Refuses on edited ones."""
+    states = status(target)
+    edited = [s.migration.filename for s in states if s.edited]
+    if edited:
+        raise MigrationError(
+            f"applied migration(s) were edited since: {', '.join(edited)}. Revert the edit and "
+            "put the change in a new migration file."
+        )
+    client = target.client()
+    done = []
+    for state in states:
+        if state.applied_at is not None:
+            continue
+        m = state.migration
+        for statement in m.statements(target.database):
+            client.execute(statement)
+        client.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES",
+            [(m.version, m.name, m.checksum, datetime.now(UTC).replace(tzinfo=None))],
+        )
+        done.append(m)
+    set_auto_close(target, auto_close_s)
+    return done
+
+
+def set_auto_close(target: ClickHouseTarget, seconds: int) -> None:
+    """Record the shift auto-close limit the views apply at query time."""
+    version = int(datetime.now(UTC).timestamp() * 1_000_000)
+    target.client().execute(
+        "INSERT INTO shift_policy (key, auto_close_s, version) VALUES", [(0, seconds, version)]
+    )

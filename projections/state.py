@@ -1,0 +1,337 @@
+"""The projection itself: pure functions from one Kafka partition's messages to state and rows.
+
+No I/O and no clock. `PartitionState` holds what a worker needs to project one topic-partition
+exactly: how far it got (checkpoint), which event_ids it has accepted, the additive counters and
+the shifts. `project()` applies one message; `flush_rows()` turns what changed into rows whose
+`version` is the last offset applied, i.e. "the state after offset `version`". Because the
+result is a function of the partition's history only, the same input run twice, or by two
+workers, gives the same rows (tests/unit/test_projection_idempotency.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from enum import Enum
+from uuid import UUID
+
+from events import (
+    DisinfectionCompleted,
+    DonationReceived,
+    Event,
+    Rejected,
+    SamplingAssisted,
+    TracingCallRecorded,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+    decode,
+    encode,
+    local_day,
+)
+
+ALL_TIME = date(1970, 1, 1)  # the `day` of all-time presence rows
+
+
+@dataclass(frozen=True)
+class Message:
+    """One Kafka message as the projection sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # an event_id this partition already accepted
+    ALREADY_APPLIED = "already_applied"  # offset at or before the checkpoint: redelivery
+    REJECTED = "rejected"
+
+
+@dataclass
+class Counter:
+    events: int = 0
+    calls: int = 0
+    calls_reached: int = 0
+    call_s: int = 0
+    sampling_assists: int = 0
+    disinfected_m2: int = 0
+    floors: int = 0
+    donations_fen: int = 0
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+
+COUNTER_COLUMNS = tuple(f.name for f in fields(Counter))
+CounterKey = tuple[str, date, str, str]  # dim, day, org_id, member
+
+
+@dataclass
+class Shift:
+    has_in: bool = False
+    has_out: bool = False
+    checked_in_at: datetime = datetime(1970, 1, 1)
+    checked_out_at: datetime = datetime(1970, 1, 1)
+    day: date = ALL_TIME
+    org_id: str = ""
+    team_id: str = ""
+    site_id: str = ""
+    volunteer_id: str = ""
+
+
+@dataclass
+class PartitionState:
+    """Everything needed to continue projecting one topic-partition exactly."""
+
+    topic: str
+    partition: int
+    checkpoint: int = -1  # last offset applied and written; -1: nothing yet
+    applied: int = -1  # last offset applied in memory (>= checkpoint)
+    seen: set[int] = field(default_factory=set)  # accepted event_ids, as 128-bit ints
+    counters: dict[CounterKey, Counter] = field(default_factory=dict)
+    shifts: dict[str, Shift] = field(default_factory=dict)
+    dirty_counters: set[CounterKey] = field(default_factory=set)
+    dirty_shifts: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Projected:
+    outcome: Outcome
+    event: Event | None = None
+    rejection: Rejected | None = None
+    log_row: tuple[object, ...] | None = None
+    presence: tuple[tuple[str, date, str, str], ...] = ()
+
+
+def project(state: PartitionState, msg: Message) -> Projected:
+    """Apply one message to its partition's state."""
+    if msg.offset <= state.applied:
+        return Projected(Outcome.ALREADY_APPLIED)
+    state.applied = msg.offset
+    received = datetime.fromtimestamp(msg.timestamp_ms / 1000, UTC)
+    try:
+        # The broker's timestamp, not the clock: a replay decides exactly as the first run did.
+        event = decode(msg.value, received_at=received)
+    except Rejected as rejection:
+        return Projected(Outcome.REJECTED, rejection=rejection)
+    key = event.event_id.int
+    if key in state.seen:
+        return Projected(Outcome.DUPLICATE, event=event)
+    state.seen.add(key)
+    day = local_day(event)
+    _count(state, event, day)
+    if isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut):
+        _pair_shift(state, event, day)
+    return Projected(
+        Outcome.ACCEPTED,
+        event=event,
+        log_row=_log_row(msg, event, day),
+        presence=(
+            ("team", day, event.org_id, event.team_id),
+            ("volunteer", day, event.org_id, event.volunteer_id),
+            ("org", ALL_TIME, "", event.org_id),
+            ("team", ALL_TIME, "", event.team_id),
+            ("volunteer", ALL_TIME, "", event.volunteer_id),
+        ),
+    )
+
+
+def _bump(state: PartitionState, key: CounterKey) -> Counter:
+    counter = state.counters.get(key)
+    if counter is None:
+        counter = state.counters[key] = Counter()
+    state.dirty_counters.add(key)
+    counter.events += 1
+    return counter
+
+
+def _count(state: PartitionState, event: Event, day: date) -> None:
+    org = event.org_id
+    site = getattr(event.data, "site_id", "")
+    targets = [
+        _bump(state, ("org", day, org, org)),
+        _bump(state, ("team", day, org, event.team_id)),
+    ]
+    if site:
+        targets.append(_bump(state, ("site", day, org, site)))
+    if isinstance(event, TracingCallRecorded):
+        reached = event.data.outcome.value == "reached"
+        targets.append(_bump(state, ("outcome", day, org, event.data.outcome.value)))
+        for c in targets:
+            c.calls += 1
+            c.calls_reached += reached
+            c.call_s += event.data.duration_s
+    elif isinstance(event, SamplingAssisted):
+        for c in targets:
+            c.sampling_assists += event.data.people_assisted
+    elif isinstance(event, DisinfectionCompleted):
+        for c in targets:
+            c.disinfected_m2 += event.data.area_m2
+            c.floors += event.data.floors
+    elif isinstance(event, DonationReceived):
+        for c in targets:
+            c.donations_fen += event.data.amount_fen
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    # ClickHouse DateTime holds seconds; the server and the driver agree on naive = UTC.
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _pair_shift(state: PartitionState, event: Event, day: date) -> None:
+    assert isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut)
+    shift_id = event.data.shift_id
+    shift = state.shifts.get(shift_id)
+    if shift is None:
+        shift = state.shifts[shift_id] = Shift()
+    at = _utc_naive(event.occurred_at)
+    if isinstance(event, VolunteerCheckedIn):
+        # The earliest check-in of a shift starts it; its day and org own the shift.
+        if shift.has_in and at >= shift.checked_in_at:
+            return
+        shift.has_in = True
+        shift.checked_in_at = at
+        shift.day = day
+        shift.org_id = event.org_id
+        shift.team_id = event.team_id
+        shift.site_id = event.data.site_id
+        shift.volunteer_id = event.volunteer_id
+    else:
+        # The latest check-out ends it. A check-out first keeps its own org for display only.
+        if shift.has_out and at <= shift.checked_out_at:
+            return
+        shift.has_out = True
+        shift.checked_out_at = at
+        if not shift.has_in:
+            shift.day = day
+            shift.org_id = event.org_id
+            shift.team_id = event.team_id
+            shift.site_id = event.data.site_id
+            shift.volunteer_id = event.volunteer_id
+    state.dirty_shifts.add(shift_id)
+
+
+def content_hash(event: Event) -> str:
+    """SHA-256 of the canonical encoding: equal for a retry whatever its key order/spacing."""
+    return hashlib.sha256(encode(event)).hexdigest()
+
+
+EVENT_LOG_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_ts_ms",
+    "event_id",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "day",
+    "org_id",
+    "team_id",
+    "volunteer_id",
+    "site_id",
+    "shift_id",
+    "source",
+    "content_hash",
+)
+
+
+def _log_row(msg: Message, event: Event, day: date) -> tuple[object, ...]:
+    return (
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        msg.timestamp_ms,
+        UUID(int=event.event_id.int),
+        event.type,
+        event.schema_version,
+        _utc_naive(event.occurred_at),
+        day,
+        event.org_id,
+        event.team_id,
+        event.volunteer_id,
+        getattr(event.data, "site_id", ""),
+        getattr(event.data, "shift_id", ""),
+        event.source,
+        content_hash(event),
+    )
+
+
+COUNTER_ROW_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "dim",
+    "day",
+    "org_id",
+    "member",
+    "version",
+    *COUNTER_COLUMNS,
+)
+SHIFT_ROW_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "shift_id",
+    "version",
+    "has_in",
+    "has_out",
+    "checked_in_at",
+    "checked_out_at",
+    "day",
+    "org_id",
+    "team_id",
+    "site_id",
+    "volunteer_id",
+)
+
+
+@dataclass(frozen=True)
+class FlushRows:
+    """What one partition's state changed since its last flush, as versioned rows."""
+
+    topic: str
+    partition: int
+    version: int
+    counters: Sequence[tuple[object, ...]]
+    shifts: Sequence[tuple[object, ...]]
+
+
+def flush_rows(state: PartitionState) -> FlushRows:
+    """Rows for every key changed since the last flush, at version = last offset applied."""
+    v = state.applied
+    counters = [
+        (state.topic, state.partition, *key, v, *state.counters[key].values())
+        for key in sorted(state.dirty_counters)
+    ]
+    shifts = []
+    for shift_id in sorted(state.dirty_shifts):
+        s = state.shifts[shift_id]
+        shifts.append(
+            (
+                state.topic,
+                state.partition,
+                shift_id,
+                v,
+                int(s.has_in),
+                int(s.has_out),
+                s.checked_in_at,
+                s.checked_out_at,
+                s.day,
+                s.org_id,
+                s.team_id,
+                s.site_id,
+                s.volunteer_id,
+            )
+        )
+    return FlushRows(state.topic, state.partition, v, counters, shifts)
+
+
+def mark_flushed(state: PartitionState, rows: FlushRows) -> None:
+    """After every row of `rows` and the checkpoint are written."""
+    state.checkpoint = rows.version
+    state.dirty_counters.clear()
+    state.dirty_shifts.clear()

@@ -1,0 +1,132 @@
+"""Reads a partition's projection state back from ClickHouse and writes flushed rows to it.
+
+Blocking (clickhouse-driver); the worker calls it from one writer thread. Write order within a
+flush is the whole exactness argument (docs/architecture.md): event log, presence, counters and
+shifts first, the checkpoint last. A load takes only rows with version <= checkpoint, which every
+table had written before that checkpoint was, so a crash anywhere in between loses nothing and
+counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from clickhouse_driver import Client
+
+from projections.connection import ClickHouseTarget
+from projections.state import (
+    COUNTER_COLUMNS,
+    COUNTER_ROW_COLUMNS,
+    EVENT_LOG_COLUMNS,
+    SHIFT_ROW_COLUMNS,
+    Counter,
+    FlushRows,
+    PartitionState,
+    Shift,
+)
+
+CHECKPOINT = """
+SELECT count(), max(version) FROM checkpoints
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
+"""
+SEEN = """
+SELECT DISTINCT event_id FROM event_log
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offset <= %(version)s
+"""
+COUNTERS = f"""
+SELECT dim, day, org_id, member, {", ".join(f"argMax({c}, version)" for c in COUNTER_COLUMNS)}
+FROM counters
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version <= %(version)s
+GROUP BY dim, day, org_id, member
+"""
+SHIFTS = """
+SELECT shift_id, argMax(has_in, version), argMax(has_out, version),
+       argMax(checked_in_at, version), argMax(checked_out_at, version), argMax(day, version),
+       argMax(org_id, version), argMax(team_id, version), argMax(site_id, version),
+       argMax(volunteer_id, version)
+FROM shifts
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version <= %(version)s
+GROUP BY shift_id
+"""
+
+
+def _insert(
+    client: Client, table: str, columns: Sequence[str], rows: list[tuple[object, ...]]
+) -> None:
+    if rows:
+        client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+
+
+class StateStore:
+    """Load and write projection state in one Frontline database."""
+
+    def __init__(self, target: ClickHouseTarget) -> None:
+        self._target = target
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self._target.client()
+        return self._client
+
+    def reset(self) -> None:
+        """Drop the connection (after an error) so the next call reconnects."""
+        if self._client is not None:
+            self._client.disconnect()
+        self._client = None
+
+    def load(self, topic: str, partition: int) -> PartitionState:
+        params: dict[str, object] = {"topic": topic, "partition": partition}
+        state = PartitionState(topic, partition)
+        written, checkpoint = self.client.execute(CHECKPOINT, params)[0]
+        if written == 0:
+            return state
+        state.checkpoint = state.applied = int(checkpoint)
+        params["version"] = state.checkpoint
+        state.seen = {uuid.int for (uuid,) in self.client.execute(SEEN, params)}
+        for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
+            state.counters[(dim, day, org, member)] = Counter(*values)
+        for (
+            shift_id,
+            has_in,
+            has_out,
+            in_at,
+            out_at,
+            day,
+            org,
+            team,
+            site,
+            vol,
+        ) in self.client.execute(SHIFTS, params):
+            state.shifts[shift_id] = Shift(
+                bool(has_in), bool(has_out), in_at, out_at, day, org, team, site, vol
+            )
+        return state
+
+    def write(
+        self,
+        log_rows: list[tuple[object, ...]],
+        presence: Iterable[tuple[str, date, str, str]],
+        flushes: Sequence[FlushRows],
+    ) -> None:
+        """Write one flush; the checkpoints go last, after everything they cover."""
+        now_ms = int(time.time() * 1000)
+        client = self.client
+        _insert(
+            client,
+            "event_log",
+            (*EVENT_LOG_COLUMNS, "written_at_ms"),
+            [(*r, now_ms) for r in log_rows],
+        )
+        _insert(client, "presence", ("dim", "day", "org_id", "member"), list(presence))
+        _insert(client, "counters", COUNTER_ROW_COLUMNS, [r for f in flushes for r in f.counters])
+        _insert(client, "shifts", SHIFT_ROW_COLUMNS, [r for f in flushes for r in f.shifts])
+        _insert(
+            client,
+            "checkpoints",
+            ("kafka_topic", "kafka_partition", "version", "written_at_ms"),
+            [(f.topic, f.partition, f.version, now_ms) for f in flushes],
+        )

@@ -1,0 +1,63 @@
+"""`frontline migrate`, `frontline worker`: the ClickHouse schema and the Faust worker."""
+
+from __future__ import annotations
+
+import click
+
+from projections import migrate as migrations
+from streams import topic_admin
+from streams.cli import main, settings
+from streams.settings import check_clickhouse_reachable, check_kafka_reachable
+
+
+@main.command("migrate")
+@click.option(
+    "--status", "show_status", is_flag=True, help="show applied and pending, change nothing"
+)
+def migrate(show_status: bool) -> None:
+    """Create or update Frontline's ClickHouse tables and views (idempotent).
+
+    Also records FRONTLINE_AUTO_CLOSE_HOURS, which the views apply when queried.
+    """
+    s = settings()
+    check_clickhouse_reachable(s)
+    target = s.clickhouse
+    try:
+        if show_status:
+            for state in migrations.status(target):
+                if state.edited:
+                    mark = "EDITED since applied: revert it, put changes in a new migration"
+                elif state.applied_at:
+                    mark = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S} UTC"
+                else:
+                    mark = "pending"
+                click.echo(f"{state.migration.filename:40} {mark}")
+            return
+        done = migrations.apply(target, auto_close_s=int(s.auto_close_hours * 3600))
+    except migrations.MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    applied = ", ".join(m.filename for m in done) or "nothing (up to date)"
+    click.echo(f"database {target.database}: applied {applied}")
+
+
+@main.command("worker")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=5000, show_default=True)
+@click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
+@click.option("--loglevel", default="info", show_default=True)
+def worker(batch: int, within: float, loglevel: str) -> None:
+    """Run the Faust worker: project the event topics into ClickHouse until stopped.
+
+    Run several on one machine or many: they share the partitions (one consumer group per
+    FRONTLINE_TOPIC_PREFIX) and the counts stay exact.
+    """
+    from faust.worker import Worker
+
+    from streams.worker import create_app
+
+    s = settings()
+    check_kafka_reachable(s)
+    check_clickhouse_reachable(s)
+    topic_admin.ensure(s)
+    migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
+    app = create_app(s, batch_max=batch, batch_within_s=within)
+    Worker(app, loglevel=loglevel).execute_from_commandline()
