@@ -31,6 +31,10 @@ CHECKPOINT = """
 SELECT count(), max(version) FROM checkpoints
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
 """
+ALL_CHECKPOINTS = """
+SELECT kafka_topic, kafka_partition, max(version) FROM checkpoints
+GROUP BY kafka_topic, kafka_partition
+"""
 SEEN = """
 SELECT DISTINCT event_id FROM event_log
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offset <= %(version)s
@@ -105,6 +109,11 @@ class StateStore:
                 bool(has_in), bool(has_out), in_at, out_at, day, org, team, site, vol
             )
         return state
+
+    def checkpoints(self) -> dict[tuple[str, int], int]:
+        """Last offset covered per (topic, partition), over all partitions."""
+        rows = self.client.execute(ALL_CHECKPOINTS)
+        return {(str(t), int(p)): int(v) for t, p, v in rows}
 
     def write(
         self,

@@ -39,3 +39,4 @@ from streams.cli import config as _config  # noqa: E402,F401
 from streams.cli import demo as _demo  # noqa: E402,F401
 from streams.cli import ingest as _ingest  # noqa: E402,F401
 from streams.cli import pipeline as _pipeline  # noqa: E402,F401
+from streams.cli import read as _read  # noqa: E402,F401

@@ -1,0 +1,58 @@
+"""Named, read-only queries for dashboards: `projections/queries/NAME.sql`.
+
+Parameters are bound by clickhouse-driver (escaped client-side, as 18.16 has no server-side
+parameters); nothing from the user is ever spliced into SQL text. Every query takes `org_id`
+('' = all), `from_day` and `to_day`; `totals` ignores them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from projections.connection import ClickHouseTarget
+
+QUERIES_DIR = Path(__file__).parent / "queries"
+FIRST_DAY = date(2019, 12, 1)
+LAST_DAY = date(2105, 12, 31)
+
+
+class UnknownQueryError(KeyError):
+    """No query of that name; the message lists the names."""
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: list[str]
+    rows: list[tuple[object, ...]]
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
+
+
+def sql(name: str) -> str:
+    path = QUERIES_DIR / f"{name}.sql"
+    if name not in names():
+        raise UnknownQueryError(f"no query {name!r}; known: {', '.join(names())}")
+    return path.read_text()
+
+
+def run(
+    target: ClickHouseTarget,
+    name: str,
+    *,
+    org_id: str = "",
+    from_day: date = FIRST_DAY,
+    to_day: date = LAST_DAY,
+    extra: dict[str, object] | None = None,
+) -> Result:
+    params: dict[str, object] = {
+        "org_id": org_id,
+        "from_day": from_day,
+        "to_day": to_day,
+        **(extra or {}),
+    }
+    rows, types = target.client().execute(sql(name), params, with_column_types=True)
+    return Result([c for c, _ in types], [tuple(r) for r in rows])

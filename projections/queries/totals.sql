@@ -1,0 +1,2 @@
+-- The whole campaign in one row (public view `totals`).
+SELECT * FROM totals

@@ -1,0 +1,96 @@
+"""`frontline query` and `frontline lag`: what dashboards see, and how far behind the worker is."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+import click
+
+from projections import queries
+from streams.cli import main, settings
+from streams.lag import partition_lag
+from streams.settings import check_clickhouse_reachable
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(_plain(v)) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+
+
+@main.command("query")
+@click.argument("name", type=click.Choice(queries.names()))
+@click.option("--org", "org_id", default="", help="only this organisation")
+@click.option("--from", "from_day", type=click.DateTime(["%Y-%m-%d"]), help="first day")
+@click.option("--to", "to_day", type=click.DateTime(["%Y-%m-%d"]), help="last day")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+def query(
+    name: str, org_id: str, from_day: datetime | None, to_day: datetime | None, fmt: str
+) -> None:
+    """Run a named dashboard query as the read-only `dashboard` user."""
+    s = settings()
+    check_clickhouse_reachable(s)
+    result = queries.run(
+        s.dashboard,
+        name,
+        org_id=org_id,
+        from_day=from_day.date() if from_day else queries.FIRST_DAY,
+        to_day=to_day.date() if to_day else queries.LAST_DAY,
+        extra={"since_ms": int((time.time() - 60) * 1000)},
+    )
+    if fmt == "json":
+        records = [
+            {c: _plain(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
+        ]
+        click.echo(json.dumps(records, indent=1, ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows([[_plain(v) for v in row] for row in result.rows])
+    else:
+        print_table(result.columns, result.rows)
+
+
+@main.command("lag")
+def lag() -> None:
+    """Consumer lag per partition, and the event -> ClickHouse delay over the last minute."""
+    s = settings()
+    rows = partition_lag(s)
+    print_table(
+        ["topic", "partition", "end", "committed", "checkpoint", "lag"],
+        [(r.topic, r.partition, r.end_offset, r.committed, r.checkpoint, r.lag) for r in rows],
+    )
+    click.echo(f"total lag: {sum(r.lag for r in rows)} messages")
+    delay = queries.run(
+        s.dashboard, "event_delay", extra={"since_ms": int((time.time() - 60) * 1000)}
+    )
+    events, p50, p99, worst = delay.rows[0]
+    if events:
+        click.echo(
+            f"event -> ClickHouse delay, last 60 s: {events} events, p50 {p50} ms, "
+            f"p99 {p99} ms, max {worst} ms"
+        )
+    else:
+        click.echo("event -> ClickHouse delay: no events written in the last 60 s")

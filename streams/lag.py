@@ -1,0 +1,60 @@
+"""Consumer lag per partition: where Kafka's log ends, what the worker committed, and what its
+ClickHouse checkpoint covers (the position that counts for exactness)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from projections.state_store import StateStore
+from streams.settings import Settings
+from streams.topics import event_topics
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    end_offset: int
+    committed: int | None
+    checkpoint: int | None
+
+    @property
+    def lag(self) -> int:
+        """Messages not yet reflected in ClickHouse."""
+        done = -1 if self.checkpoint is None else self.checkpoint
+        return max(self.end_offset - (done + 1), 0)
+
+
+def partition_lag(settings: Settings) -> list[PartitionLag]:
+    group = settings.topic("worker")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in event_topics(settings).values()
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends = consumer.end_offsets(tps)
+        committed = {
+            (tp.topic, tp.partition): meta.offset
+            # kafka-python 3.x: list_group_offsets (2.x called it list_consumer_group_offsets)
+            for tp, meta in admin.list_group_offsets({group: None}).get(group, {}).items()
+        }
+    finally:
+        consumer.close()
+        admin.close()
+    checkpoints = StateStore(settings.clickhouse).checkpoints()
+    return [
+        PartitionLag(
+            tp.topic,
+            tp.partition,
+            ends[tp],
+            committed.get((tp.topic, tp.partition)),
+            checkpoints.get((tp.topic, tp.partition)),
+        )
+        for tp in tps
+    ]
