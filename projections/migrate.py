@@ -74,7 +74,8 @@ def render(sql: str, database: str) -> list[str]:
     return out
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    directory = directory or MIGRATIONS_DIR
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = FILE_NAME.match(path.name)
@@ -87,7 +88,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-def status(target: ClickHouseTarget) -> list[MigrationState]:
+def status(target: ClickHouseTarget, directory: Path | None = None) -> list[MigrationState]:
     create_database(target)
     client = target.client()
     client.execute(LEDGER_DDL.replace("{db}", f"`{target.database}`"))
@@ -99,7 +100,7 @@ def status(target: ClickHouseTarget) -> list[MigrationState]:
         )
     }
     states = []
-    for m in load_migrations():
+    for m in load_migrations(directory):
         if m.version in applied:
             checksum, at = applied[m.version]
             states.append(MigrationState(m, at, edited=checksum != m.checksum))
@@ -108,9 +109,17 @@ def status(target: ClickHouseTarget) -> list[MigrationState]:
     return states
 
 
-def apply(target: ClickHouseTarget, *, auto_close_s: int = 16 * 3600) -> list[Migration]:
-    """Apply pending migrations in order; return those applied. Refuses on edited ones."""
-    states = status(target)
+def apply(
+    target: ClickHouseTarget,
+    *,
+    auto_close_s: int | None = None,
+    directory: Path | None = None,
+) -> list[Migration]:
+    """Apply pending migrations in order; return those applied. Refuses on edited ones.
+
+    `auto_close_s` records the shift auto-close limit; None leaves it as it is (16 h if never set).
+    """
+    states = status(target, directory)
     edited = [s.migration.filename for s in states if s.edited]
     if edited:
         raise MigrationError(
@@ -130,7 +139,8 @@ def apply(target: ClickHouseTarget, *, auto_close_s: int = 16 * 3600) -> list[Mi
             [(m.version, m.name, m.checksum, datetime.now(UTC).replace(tzinfo=None))],
         )
         done.append(m)
-    set_auto_close(target, auto_close_s)
+    if auto_close_s is not None:
+        set_auto_close(target, auto_close_s)
     return done
 
 

@@ -104,7 +104,7 @@ FROM
         FROM {db}.presence
         WHERE dim IN ('team', 'volunteer') AND org_id != ''
         GROUP BY day, org_id
-    )
+    ) AS activity
     ANY LEFT JOIN
     (
         SELECT
@@ -120,8 +120,8 @@ FROM
         FROM {db}.counters_current
         WHERE dim = 'org'
         GROUP BY day, org_id
-    ) USING (day, org_id)
-)
+    ) AS counts USING (day, org_id)
+) AS events_side
 ANY LEFT JOIN
 (
     SELECT
@@ -134,7 +134,7 @@ ANY LEFT JOIN
     FROM {db}.shifts_current
     WHERE status != 'orphan_checkout'
     GROUP BY day, org_id
-) USING (day, org_id);
+) AS shift_side USING (day, org_id);
 
 CREATE VIEW IF NOT EXISTS {db}.totals AS
 SELECT
@@ -164,7 +164,7 @@ FROM
             uniqExactIf(member, dim = 'volunteer') AS volunteers
         FROM {db}.presence
         WHERE day = toDate('1970-01-01') AND org_id = ''
-    )
+    ) AS activity
     ANY LEFT JOIN
     (
         SELECT
@@ -178,8 +178,8 @@ FROM
             sum(c_donations_fen) AS donations_fen
         FROM {db}.counters_current
         WHERE dim = 'org'
-    ) USING (one)
-)
+    ) AS counts USING (one)
+) AS events_side
 ANY LEFT JOIN
 (
     SELECT
@@ -189,4 +189,4 @@ ANY LEFT JOIN
         countIf(status = 'open') AS open_shifts,
         countIf(status = 'unclosed') AS unclosed_shifts
     FROM {db}.shifts_current
-) USING (one);
+) AS shift_side USING (one);

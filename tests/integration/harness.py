@@ -1,0 +1,99 @@
+"""Helpers for integration tests that run Frontline's own processes against the real stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from streams.lag import partition_lag
+from streams.settings import ENV, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_of(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a child process use exactly these settings."""
+    env = {var: str(getattr(settings, field)) for field, var in ENV.items()}
+    return {**env, **extra}
+
+
+def frontline(
+    settings: Settings, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the `frontline` CLI as a user would, with these settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env={**os.environ, **env_of(settings)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`frontline worker` in the background, its output in `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", *args],
+            env={**os.environ, **env_of(settings)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def wait_caught_up(
+    settings: Settings, workers: Iterable[subprocess.Popen[bytes]], log: Path, timeout: float = 300
+) -> None:
+    """Until every message in the event topics is covered by a ClickHouse checkpoint."""
+    deadline = time.monotonic() + timeout
+    procs = list(workers)
+    while True:
+        lags = partition_lag(settings)
+        if lags and sum(r.lag for r in lags) == 0:
+            return
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            raise AssertionError(
+                f"a worker exited ({dead[0].returncode}):\n{log.read_text()[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            behind = sum(r.lag for r in lags)
+            raise AssertionError(
+                f"not caught up after {timeout}s ({behind} behind):\n{log.read_text()[-3000:]}"
+            )
+        time.sleep(0.5)
+
+
+def wait_until_progress(settings: Settings, at_least: int, timeout: float = 120) -> None:
+    """Until the checkpoints cover at least `at_least` messages in all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum((r.checkpoint or -1) + 1 for r in partition_lag(settings))
+        if done >= at_least:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {at_least} messages projected after {timeout}s")
+
+
+def load_json(path: Path) -> object:
+    return json.loads(path.read_text())

@@ -1,0 +1,96 @@
+"""Schema guards: what would break in production if a migration were written wrong, and the
+same SQL on a current ClickHouse (chdb), beside the 18.16 server the integration tests use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from chdb import session as chdb_session
+from clickhouse_driver.util.escape import escape_params
+
+from projections import queries
+from projections.migrate import FILE_NAME, LEDGER_DDL, MIGRATIONS_DIR, load_migrations, render
+
+
+def test_files_are_numbered_uniquely_and_contiguously() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1)), (
+        "a gap or duplicate number makes `frontline migrate` order ambiguous"
+    )
+    for path in MIGRATIONS_DIR.iterdir():
+        assert FILE_NAME.match(path.name), f"{path.name}: not NNNN_name.sql, it would be ignored"
+
+
+def test_every_create_is_idempotent_and_qualified() -> None:
+    for m in load_migrations():
+        for statement in m.statements("db"):
+            assert statement.startswith("CREATE "), f"{m.filename}: only CREATEs in migrations"
+            assert "IF NOT EXISTS `db`." in statement, (
+                f"{m.filename}: a CREATE without IF NOT EXISTS fails when a run is resumed, and "
+                "an unqualified name lands in the wrong database"
+            )
+
+
+def test_render_splits_statements_and_drops_comments() -> None:
+    sql = "-- c1\nCREATE TABLE IF NOT EXISTS {db}.a (x UInt8) ENGINE = Memory;\n-- c2\nSELECT 1;\n"
+    assert render(sql, "d") == [
+        "CREATE TABLE IF NOT EXISTS `d`.a (x UInt8) ENGINE = Memory",
+        "SELECT 1",
+    ]
+
+
+def test_engines_have_no_features_missing_on_18_16() -> None:
+    missing = ["SimpleAggregateFunction", "DateTime64", " TTL ", "CODEC(", "Map(", " OVER ("]
+    for m in load_migrations():
+        code = "\n".join(m.statements("db"))
+        for feature in missing:
+            assert feature not in code, f"{m.filename} uses {feature.strip()}: not on 18.16"
+
+
+@pytest.fixture
+def modern() -> Iterator[chdb_session.Session]:
+    s = chdb_session.Session()
+    s.query("CREATE DATABASE IF NOT EXISTS fl")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _bind(sql: str, params: dict[str, object]) -> str:
+    # chdb has no client-side binding; use the driver's own escaping, as the server path does.
+    escaped = escape_params(params, None)
+    return re.sub(r"%\((\w+)\)s", lambda m: str(escaped[m.group(1)]), sql)
+
+
+def test_migrations_and_queries_run_on_a_current_engine(modern: chdb_session.Session) -> None:
+    modern.query(LEDGER_DDL.replace("{db}", "`fl`"))
+    for m in load_migrations():
+        for statement in m.statements("fl"):
+            modern.query(statement)
+    modern.query("USE fl")
+    modern.query(
+        "INSERT INTO counters (kafka_topic, kafka_partition, dim, day, org_id, member, version, "
+        "events, sampling_assists) VALUES ('t', 0, 'org', '2022-03-17', 'o1', 'o1', 5, 2, 7), "
+        "('t', 0, 'org', '2022-03-17', 'o1', 'o1', 3, 1, 4)"
+    )
+    modern.query(
+        "INSERT INTO presence VALUES ('org', '1970-01-01', '', 'o1'), "
+        "('volunteer', '2022-03-17', 'o1', 'v1'), ('volunteer', '1970-01-01', '', 'v1')"
+    )
+    params: dict[str, object] = {
+        "org_id": "",
+        "from_day": queries.FIRST_DAY,
+        "to_day": queries.LAST_DAY,
+        "since_ms": 0,
+    }
+    for name in queries.names():
+        modern.query(_bind(queries.sql(name), params))
+    totals = str(modern.query("SELECT orgs, volunteers, sampling_assists FROM totals", "CSV"))
+    # The version-5 row wins over the version-3 row: 7, not 11.
+    assert totals.strip() == "1,1,7"
+    daily = str(modern.query("SELECT day, org_id, volunteers FROM daily_by_org", "CSV"))
+    assert daily.strip() == f'"{date(2022, 3, 17)}","o1",1'
