@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import IO
 
 import click
+from aiohttp import web
 
 from streams.cli import main, settings
 from streams.emit import EmitStats, emit_lines
+from streams.http_ingest import create_app
 from streams.producer import IngestError, Producer
+from streams.tokens import TokenError, TokenStore
 from streams.topic_admin import TopicState, describe, ensure
 
 
@@ -147,3 +150,57 @@ class _LazyFile:
     def __exit__(self, *_: object) -> None:
         if self._file is not None:
             self._file.close()
+
+
+@main.group("tokens")
+def tokens() -> None:
+    """Device tokens for HTTP ingest (stored as SHA-256 hashes in FRONTLINE_TOKEN_FILE)."""
+
+
+@tokens.command("create")
+@click.option("--device", "device_id", required=True, help="The device's id (e.g. its serial).")
+@click.option("--org", "org_id", required=True, help="The only org this device may send for.")
+def tokens_create(device_id: str, org_id: str) -> None:
+    """Issue a token; it is printed once and only its hash is kept."""
+    try:
+        token = TokenStore(settings().token_path).create(device_id, org_id)
+    except TokenError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.option("--device", "device_id", required=True)
+def tokens_revoke(device_id: str) -> None:
+    """Revoke every active token of a device (a running server notices within a second)."""
+    count = TokenStore(settings().token_path).revoke(device_id)
+    if not count:
+        click.echo(f"frontline: no active token for device {device_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {count} token(s) of {device_id}")
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Devices, orgs and token state (never the tokens)."""
+    for d in TokenStore(settings().token_path).devices():
+        state = f"revoked {d.revoked_at}" if d.revoked_at else "active"
+        click.echo(
+            f"{d.device_id}  org={d.org_id}  created {d.created_at}  {state}  "
+            f"sha256:{d.token_sha256[:12]}"
+        )
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="[default: FRONTLINE_HTTP_HOST]")
+@click.option("--port", type=int, default=None, help="[default: FRONTLINE_HTTP_PORT]")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve HTTP ingest: POST /v1/events, GET /healthz, GET /openapi.json."""
+    s = settings()
+    web.run_app(
+        create_app(s),
+        host=host or s.http_host,
+        port=port if port is not None else s.http_port,
+        access_log=None,
+        print=lambda msg: click.echo(msg, err=True),
+    )
