@@ -76,6 +76,10 @@ class StateStore:
             self._client = self._target.client()
         return self._client
 
+    @property
+    def database(self) -> str:
+        return self._target.database
+
     def reset(self) -> None:
         """Drop the connection (after an error) so the next call reconnects."""
         if self._client is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.structs import OffsetAndMetadata
 
 from projections.state_store import StateStore
 from streams.settings import Settings
@@ -58,3 +59,31 @@ def partition_lag(settings: Settings) -> list[PartitionLag]:
         )
         for tp in tps
     ]
+
+
+def align_group_to_checkpoints(settings: Settings) -> str:
+    """Start the worker group where ClickHouse says the projection is, not where Kafka says.
+
+    Normally the two agree (offsets are committed after the write). They part when the database
+    was dropped or restored while the group's offsets stayed: resuming from Kafka's offsets
+    would then skip events. Only possible while the group has no active member; with members
+    running, their positions already follow the checkpoints. Returns what it did.
+    """
+    group = settings.topic("worker")
+    checkpoints = StateStore(settings.clickhouse).checkpoints()
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        members = admin.describe_groups([group]).get(group, {}).get("members") or []
+        if members:
+            return f"group {group} has {len(members)} active member(s): positions left as they are"
+        offsets = {
+            TopicPartition(topic, p): OffsetAndMetadata(checkpoints.get((topic, p), -1) + 1, "", -1)
+            for topic in event_topics(settings).values()
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        }
+        admin.alter_group_offsets(group, offsets)
+        return f"group {group}: positions set from {len(checkpoints)} ClickHouse checkpoint(s)"
+    finally:
+        consumer.close()
+        admin.close()

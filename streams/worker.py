@@ -38,6 +38,11 @@ TP = tuple[str, int]
 PRESENCE_CACHE = 300_000  # recent presence rows not re-sent; any overflow is only re-inserted
 
 
+class PositionGapError(Exception):
+    """Kafka delivered a partition from further on than ClickHouse's checkpoint: counting on
+    would silently skip events, so the worker stops and says why."""
+
+
 @dataclass
 class BatchStats:
     accepted: int = 0
@@ -86,10 +91,20 @@ class Projector:
         for tp in {(m.topic, m.partition) for m in messages}:
             if tp not in self.states:
                 topic, partition = tp
-                self.states[tp] = await self._io(
+                state = await self._io(
                     f"load of {topic}[{partition}]",
                     lambda t=topic, p=partition: self.store.load(t, p),  # type: ignore[misc]
                 )
+                first = min(m.offset for m in messages if (m.topic, m.partition) == tp)
+                if first > state.applied + 1:
+                    raise PositionGapError(
+                        f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
+                        f"({self.store.database}) holds state up to {state.applied}. The database "
+                        "was probably dropped or restored while the group's offsets stayed. "
+                        "Stop every worker of this deployment and start one: it moves the group "
+                        "back to the checkpoints."
+                    )
+                self.states[tp] = state
         log_rows: list[tuple[object, ...]] = []
         presence: list[tuple[str, date, str, str]] = []
         pending_dead: list[Any] = []
@@ -188,7 +203,12 @@ def create_app(
                 )
                 for e in batch
             ]
-            await projector.handle(messages, dead)
+            try:
+                await projector.handle(messages, dead)
+            except PositionGapError as exc:
+                log.critical("%s", exc)
+                await app.crash(exc)
+                return
             if time.monotonic() - last_report > 10:
                 t = projector.totals
                 log.info(

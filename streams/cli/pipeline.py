@@ -7,6 +7,7 @@ import click
 from projections import migrate as migrations
 from streams import topic_admin
 from streams.cli import main, settings
+from streams.lag import align_group_to_checkpoints
 from streams.settings import check_clickhouse_reachable, check_kafka_reachable
 
 
@@ -59,5 +60,6 @@ def worker(batch: int, within: float, loglevel: str) -> None:
     check_clickhouse_reachable(s)
     topic_admin.ensure(s)
     migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
+    click.echo(align_group_to_checkpoints(s))
     app = create_app(s, batch_max=batch, batch_within_s=within)
     Worker(app, loglevel=loglevel).execute_from_commandline()
