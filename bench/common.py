@@ -1,0 +1,59 @@
+"""Shared by the benchmarks: realistic valid events, and a throw-away topic prefix."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kafka.admin import KafkaAdminClient
+
+from streams.settings import Settings
+from streams.topic_admin import ensure
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "valid"
+# Roughly the campaign's mix: sampling assists dominate, then shifts, then calls.
+MIX = {
+    "sampling_assisted": 55,
+    "volunteer_checked_in": 15,
+    "volunteer_checked_out": 15,
+    "tracing_call_recorded": 10,
+    "disinfection_completed": 4,
+    "donation_received": 1,
+}
+
+
+def events(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """`n` valid events of every type, over 200 orgs and 70,000 volunteers."""
+    rng = random.Random(seed)
+    templates = {
+        name: json.loads((FIXTURES / f"{name}.json").read_text())["payload"] for name in MIX
+    }
+    names = rng.choices(list(MIX), weights=list(MIX.values()), k=n)
+    for name in names:
+        payload = dict(templates[name])
+        org = rng.randrange(200)
+        payload["event_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        payload["org_id"] = f"org-{org:04d}"
+        payload["team_id"] = f"team-{org:04d}-{rng.randrange(17):02d}"
+        payload["volunteer_id"] = f"vol-{rng.randrange(70_000):06d}"
+        yield payload
+
+
+@contextmanager
+def bench_topics(settings: Settings) -> Iterator[Settings]:
+    """Settings with a fresh topic prefix whose topics exist; deleted afterwards."""
+    mine = settings.model_copy(update={"topic_prefix": f"bench.{uuid.uuid4().hex[:8]}."})
+    ensure(mine)
+    try:
+        yield mine
+    finally:
+        admin = KafkaAdminClient(bootstrap_servers=mine.bootstrap_servers)
+        try:
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(mine.topic_prefix)])
+        finally:
+            admin.close()
