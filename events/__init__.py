@@ -1,4 +1,57 @@
 """The Frontline event contract: envelope, event types, versions, upcasters, JSON Schema export.
 
-Imports nothing else of Frontline.
+Imports nothing else of Frontline. Downstream code uses only the names re-exported here.
 """
+
+from events.decode import SHANGHAI, decode, encode, local_day
+from events.envelope import Envelope
+from events.privacy import contact_ref, looks_like_phone, normalize_phone
+from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, Rejected
+from events.types import (
+    CURRENT_VERSION,
+    EVENT_TYPES,
+    FAMILIES,
+    Activity,
+    AssistKind,
+    CallOutcome,
+    DisinfectionCompleted,
+    DonationReceived,
+    DonorKind,
+    Event,
+    SamplingAssisted,
+    TracingCallRecorded,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+    family,
+)
+from events.upcasting import UPCASTERS
+
+__all__ = [
+    "CURRENT_VERSION",
+    "EVENT_TYPES",
+    "FAMILIES",
+    "REJECTION_CODES",
+    "REJECTION_MEANINGS",
+    "SHANGHAI",
+    "UPCASTERS",
+    "Activity",
+    "AssistKind",
+    "CallOutcome",
+    "DisinfectionCompleted",
+    "DonationReceived",
+    "DonorKind",
+    "Envelope",
+    "Event",
+    "Rejected",
+    "SamplingAssisted",
+    "TracingCallRecorded",
+    "VolunteerCheckedIn",
+    "VolunteerCheckedOut",
+    "contact_ref",
+    "decode",
+    "encode",
+    "family",
+    "local_day",
+    "looks_like_phone",
+    "normalize_phone",
+]
