@@ -15,15 +15,26 @@ from pydantic import AwareDatetime, Field, StringConstraints
 # of digits and hyphens holding 10 or more digits. That last rule keeps phone numbers (and IMEIs)
 # out of ids, and lets pydantic's compiled regex do the privacy check on the fast path: the
 # alternative, a Python scan of every id, halved decode throughput.
-_DIGIT_RUNS = r"-*(?:[0-9]-*){0,9}"
-_FIRST = rf"(?:[A-Za-z]{_DIGIT_RUNS}|[0-9]-*(?:[0-9]-*){{0,8}})"
-ID_PATTERN: Final = rf"^{_FIRST}(?:[A-Za-z._:]+{_DIGIT_RUNS})*$"
+# Written so that every string has at most one way to match: no catastrophic backtracking in
+# the regex engines of field apps (JavaScript, Python) that use the exported JSON Schema.
+_RUN = r"(?:-+(?:[0-9]-*){0,9}|(?:[0-9]-*){1,9})"  # a run of digits/hyphens, < 10 digits
+
+
+def _id_pattern(other: str) -> str:
+    word = f"[A-Za-z{other}]"
+    return (
+        rf"^(?:[A-Za-z]{word}*(?:{_RUN}{word}+)*{_RUN}?"
+        rf"|(?:[0-9]-*){{1,9}}(?:{word}+{_RUN})*{word}*)$"
+    )
+
+
+ID_PATTERN: Final = _id_pattern("._:")
 ID_FORMAT: Final = (
     "1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit, "
     "with fewer than 10 digits in any run of digits and hyphens"
 )
 # `source` says which app/device sent it: same rules, plus / @ + allowed, up to 128 chars.
-SOURCE_PATTERN: Final = rf"^{_FIRST}(?:[A-Za-z._:/@+]+{_DIGIT_RUNS})*$"
+SOURCE_PATTERN: Final = _id_pattern("._:/@+")
 SOURCE_FORMAT: Final = (
     "1-128 characters of A-Z a-z 0-9 . _ : / @ + - starting with a letter or digit, "
     "with fewer than 10 digits in any run of digits and hyphens"

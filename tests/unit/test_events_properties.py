@@ -181,3 +181,17 @@ def test_naive_timestamps_are_rejected_as_naive_even_if_too_old(moment: datetime
     payload = json.loads(json.dumps(VALID_PAYLOADS[0]))
     payload["occurred_at"] = moment.replace(tzinfo=None).isoformat()
     assert _decode_or_code(json.dumps(payload).encode()) == "naive_timestamp"
+
+
+def _id_rule(value: str, other: str) -> bool:
+    """The documented id rule, read literally."""
+    allowed = re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9{re.escape(other)}-]*", value) is not None
+    runs = re.findall(r"[0-9-]+", value)
+    return allowed and all(sum(c.isdigit() for c in run) <= 9 for run in runs)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="aZ._:/@+-0123456789 é", max_size=30))
+def test_id_patterns_are_the_documented_rule(value: str) -> None:
+    assert (re.match(ID_PATTERN, value) is not None) == _id_rule(value, "._:")
+    assert (re.match(SOURCE_PATTERN, value) is not None) == _id_rule(value, "._:/@+")
