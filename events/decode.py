@@ -168,6 +168,7 @@ def _is_opaque(path: str, value: str) -> bool:
     return path == "data.contact_ref" and len(value) == _HASH_LEN and value == value.lower()
 
 
+_OPERATORS: Final = {"ge": ">=", "le": "<=", "gt": ">", "lt": "<"}
 _RANGE_TYPES: Final = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 _TIMESTAMP_TYPES: Final = {
     "datetime_parsing",
@@ -249,6 +250,6 @@ def _rejection(exc: ValidationError, obj: dict[str, Any]) -> Rejected:
             "timestamp_too_old", f"{name} is before 2019-12-01; check the device clock", field
         )
     if kind in _RANGE_TYPES:
-        bound = " ".join(f"{k} {v}" for k, v in ctx.items())
-        return Rejected("out_of_range", f"{name} is out of range (must be {bound})", field)
+        bound = " and ".join(f"{_OPERATORS.get(k, k)} {v}" for k, v in ctx.items())
+        return Rejected("out_of_range", f"{name} is out of range: it must be {bound}", field)
     return Rejected("wrong_type", f"{name} has the wrong JSON type ({err['msg']})", field)
