@@ -36,6 +36,7 @@ def settings() -> Settings:
 
 # Subcommand modules register themselves on `main`.
 from streams.cli import config as _config  # noqa: E402,F401
+from streams.cli import contract as _contract  # noqa: E402,F401
 from streams.cli import demo as _demo  # noqa: E402,F401
 from streams.cli import ingest as _ingest  # noqa: E402,F401
 from streams.cli import pipeline as _pipeline  # noqa: E402,F401
