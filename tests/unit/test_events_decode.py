@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from events import (
     family,
     local_day,
 )
-from tests.fixtures import Fixture, load
+from tests.fixtures import FIXTURES, Fixture, load
 
 VALID = load("valid")
 INVALID = load("invalid")
@@ -248,3 +249,17 @@ def test_rejected_pickles_with_its_fields() -> None:
     assert (err.code, err.message, err.field) == ("out_of_range", "too big", "data.x")
     with pytest.raises(ValueError, match="unknown rejection code"):
         Rejected("nope", "x")
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
+
+
+def test_docs_quote_every_fixture_and_document_every_code() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for path in sorted(FIXTURES.glob("*/*.json")):
+        body = path.read_text(encoding="utf-8").rstrip("\n")
+        if "raw_hex" not in body:
+            assert body in text, f"docs/contract.md does not quote {path.name} as it is"
+        assert f"`{path.parent.name}/{path.name}`" in text
+    for code in REJECTION_CODES:
+        assert f"| `{code}` |" in text, f"{code} missing from the rejection table"

@@ -41,6 +41,19 @@ def test_pinned_vector() -> None:
     assert contact_ref("138 0635 0000", KEY) == PINNED
 
 
+# The table of docs/contract.md, "Privacy: contact_ref".
+DOC_VECTORS = [
+    ("0635-8221234", "d0d97d0a398f4ff5d61c30c2621e17422381ee5fc663dc6d9410660f9c0d42b9"),
+    ("(010) 6552 9988", "b82a0a7243aaad5ab35fc449be6a1d1a5c7d1bb1a85d9cc469017e49f1d4ac48"),
+    ("+1 415 555 2671", "0c2eea8c852a21cac872871a6c3e7802d88aa9acdae3689f4acb074755389827"),
+]
+
+
+@pytest.mark.parametrize(("raw", "ref"), DOC_VECTORS)
+def test_documented_vectors(raw: str, ref: str) -> None:
+    assert contact_ref(raw, KEY) == ref
+
+
 def test_contact_ref_depends_on_key() -> None:
     assert contact_ref("13806350000", KEY) != contact_ref("13806350000", b"other-key")
 
