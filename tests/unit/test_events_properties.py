@@ -21,6 +21,7 @@ from events import (
     Rejected,
     decode,
     encode,
+    looks_like_phone,
 )
 from events.fields import ID_PATTERN, SOURCE_PATTERN
 from tests.fixtures import load
@@ -195,3 +196,15 @@ def _id_rule(value: str, other: str) -> bool:
 def test_id_patterns_are_the_documented_rule(value: str) -> None:
     assert (re.match(ID_PATTERN, value) is not None) == _id_rule(value, "._:")
     assert (re.match(SOURCE_PATTERN, value) is not None) == _id_rule(value, "._:/@+")
+
+
+@settings(max_examples=1000)
+@given(
+    st.text(alphabet="0123456789-+ ()ab.", min_size=10, max_size=24)
+    | st.from_regex(r"[ab]{0,2}(\+86|0086|86)?[- ]?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}[ab]?")
+)
+def test_anything_phone_shaped_fails_the_id_rules(value: str) -> None:
+    # Accepted events skip the phone scan: this is why that is safe.
+    if looks_like_phone(value):
+        assert re.match(ID_PATTERN, value) is None
+        assert re.match(SOURCE_PATTERN, value) is None
