@@ -171,6 +171,10 @@ def create_app(
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # A killed worker's partitions move on after 15 s, not Faust's default 60 s; heartbeats
+        # run in aiokafka's own task, so a busy batch does not cost the membership.
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
         stream_buffer_maxsize=batch_max * 4,
         producer_acks=-1,
         logging_config=None,

@@ -1,0 +1,256 @@
+"""Worker benchmarks on the local stack: catch-up throughput, freshness, memory.
+
+    .venv/bin/python bench/bench_worker.py catchup --events 1000000
+    .venv/bin/python bench/bench_worker.py freshness --rate 1000 --seconds 60
+
+catchup: produces N synthetic valid events (the campaign's mix: ~92 % sampling) into a fresh
+topic prefix, starts one `frontline worker`, and times it from start to every partition's
+checkpoint covering the log (Kafka -> ClickHouse, counts checked against what was produced).
+It prints events/s and the worker's peak RSS.
+
+freshness: with a worker running and caught up, produces at a steady rate and, for a sample
+of events, measures the time from Kafka's acknowledgement to the event being counted in
+`totals` (polling the view). Prints p50/p99.
+
+Both print figures; neither asserts a target (README, "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from projections import migrate  # noqa: E402
+from projections.database import create_database, drop_database  # noqa: E402
+from streams import topic_admin  # noqa: E402
+from streams.lag import partition_lag  # noqa: E402
+from streams.settings import ENV, Settings  # noqa: E402
+from streams.topics import topic_for_type  # noqa: E402
+
+START = datetime(2022, 3, 14, tzinfo=UTC)
+
+
+def synthetic(rng: random.Random, n: int) -> list[tuple[str, bytes, bytes, int]]:
+    """(type, key, value, people) for n valid events with the campaign's mix."""
+    out = []
+    for i in range(n):
+        vol = f"vol-{rng.randrange(71_500):06d}"
+        org = rng.randrange(210)
+        at = START + timedelta(seconds=rng.randrange(52 * 86400))
+        r = rng.random()
+        base = {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "schema_version": 1,
+            "occurred_at": at.isoformat(),
+            "org_id": f"org-{org:04d}",
+            "team_id": f"team-{org:04d}-{rng.randrange(16):02d}",
+            "volunteer_id": vol,
+            "source": "bench:1",
+        }
+        people = 0
+        if r < 0.92:
+            people = 1 + rng.randrange(3)
+            base |= {
+                "type": "sampling.assisted",
+                "data": {
+                    "site_id": f"site-{rng.randrange(900):04d}",
+                    "people_assisted": people,
+                    "assist_kind": "registration",
+                },
+            }
+        elif r < 0.93:
+            base |= {
+                "type": "tracing.call_recorded",
+                "data": {
+                    "contact_ref": "ab" * 32,
+                    "started_at": at.isoformat(),
+                    "duration_s": 120,
+                    "outcome": "reached",
+                },
+            }
+        elif r < 0.96:
+            base |= {
+                "type": "volunteer.checked_in",
+                "data": {
+                    "shift_id": f"sh-{i}",
+                    "site_id": "site-0001",
+                    "activity": "sampling_support",
+                },
+            }
+        elif r < 0.99:
+            base |= {
+                "type": "disinfection.completed",
+                "data": {"site_id": "site-0002", "area_m2": 300, "floors": 6},
+            }
+        else:
+            base |= {
+                "type": "donation.received",
+                "data": {"amount_fen": 10_000, "donor_kind": "individual"},
+            }
+        out.append((str(base["type"]), vol.encode(), json.dumps(base).encode(), people))
+    return out
+
+
+def fresh_settings(tag: str) -> Settings:
+    s = Settings.from_env().model_copy(
+        update={"topic_prefix": f"wbench.{tag}.", "clickhouse_database": f"bench_{tag}"}
+    )
+    drop_database(s.clickhouse)
+    create_database(s.clickhouse)
+    topic_admin.ensure(s)
+    migrate.apply(s.clickhouse)
+    return s
+
+
+def produce(settings: Settings, events: list[tuple[str, bytes, bytes, int]]) -> None:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        compression_type="lz4",
+        max_in_flight_requests_per_connection=5,
+    )
+    for kind, key, value, _ in events:
+        producer.send(topic_for_type(settings, kind), key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **{var: str(getattr(settings, f)) for f, var in ENV.items()}}
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def catchup(n: int) -> None:
+    tag = "w" + uuid.uuid4().hex[:6]
+    s = fresh_settings(tag)
+    events = synthetic(random.Random(7), n)
+    t0 = time.monotonic()
+    produce(s, events)
+    print(f"produced {n} events in {time.monotonic() - t0:.1f} s")
+    log = Path(f"/tmp/bench-worker-{tag}.log")
+    t0 = time.monotonic()
+    worker = start_worker(s, log)
+    peak = 0.0
+    try:
+        while True:
+            time.sleep(0.5)
+            peak = max(peak, rss_mib(worker.pid)) if worker.poll() is None else peak
+            if worker.poll() is not None:
+                sys.exit(f"worker exited: {log.read_text()[-2000:]}")
+            if sum(r.lag for r in partition_lag(s)) == 0:
+                break
+        elapsed = time.monotonic() - t0
+        peak = max(peak, rss_mib(worker.pid))
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+    (sampling,) = s.clickhouse.client().execute("SELECT sampling_assists FROM totals")[0]
+    expected = sum(p for _, _, _, p in events)
+    print(
+        f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): {n / elapsed:,.0f} events/s"
+    )
+    print(f"peak worker RSS: {peak:.0f} MiB")
+    print(
+        f"sampling_assists in totals: {sampling} (produced {expected}): "
+        f"{'exact' if sampling == expected else 'MISMATCH'}"
+    )
+    drop_database(s.clickhouse)
+
+
+def freshness(rate: int, seconds: int) -> None:
+    tag = "w" + uuid.uuid4().hex[:6]
+    s = fresh_settings(tag)
+    log = Path(f"/tmp/bench-fresh-{tag}.log")
+    worker = start_worker(s, log)
+    client = s.dashboard.client()
+    producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=0)
+    rng = random.Random(11)
+    delays: list[float] = []
+    try:
+        # Warm-up: the worker joins the group and loads its (empty) state.
+        for kind, key, value, _ in synthetic(rng, 10):
+            producer.send(topic_for_type(s, kind), key=key, value=value)
+        producer.flush()
+        while sum(r.lag for r in partition_lag(s)) != 0:
+            time.sleep(0.2)
+        (base,) = client.execute("SELECT sampling_assists FROM totals")[0]
+        stop = time.monotonic() + seconds
+        expected = base
+        sent = 0
+        while time.monotonic() < stop:
+            tick = time.monotonic()
+            batch = synthetic(rng, rate // 10)
+            for kind, key, value, people in batch:
+                producer.send(topic_for_type(s, kind), key=key, value=value)
+                expected += people
+            producer.flush()  # acknowledged by Kafka (acks=all) from here
+            acked = time.monotonic()
+            sent += len(batch)
+            if sent % (rate * 2) < rate // 10:  # probe every ~2 s
+                while client.execute("SELECT sampling_assists FROM totals")[0][0] < expected:
+                    time.sleep(0.01)
+                delays.append(time.monotonic() - acked)
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+        producer.close()
+    delays.sort()
+    p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]  # noqa: E731
+    print(
+        f"{rate} events/s for {seconds} s; {len(delays)} probes of ack -> visible in totals: "
+        f"p50 {p(0.5) * 1000:.0f} ms, p99 {p(0.99) * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+    )
+    drop_database(s.clickhouse)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("catchup")
+    c.add_argument("--events", type=int, default=500_000)
+    f = sub.add_parser("freshness")
+    f.add_argument("--rate", type=int, default=1000)
+    f.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    if args.cmd == "catchup":
+        catchup(args.events)
+    else:
+        freshness(args.rate, args.seconds)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()

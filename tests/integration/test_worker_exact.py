@@ -1,0 +1,157 @@
+"""The heart: a simulated campaign through ingest and the Faust worker into ClickHouse, with
+every row of `totals` and `daily_by_org` equal to the simulator's independent expectation —
+also after a kill -9 mid-catch-up and with two workers of which one stops."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient
+
+from projections import queries
+from streams.dead_letters import read_dead_letter
+from streams.settings import Settings
+from streams.topics import dead_letter_topic
+from tests.integration.harness import (
+    frontline,
+    start_worker,
+    stop,
+    wait_caught_up,
+    wait_until_progress,
+)
+
+SCALE = "0.002"  # ~11.5k lines: every fault kind, a few seconds of catch-up
+
+
+def _campaign(settings: Settings, tmp_path: Path, seed: int) -> dict[str, Any]:
+    out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
+    sim = frontline(
+        settings,
+        "simulate",
+        "--scale",
+        SCALE,
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--expect",
+        str(expect),
+    )
+    assert sim.returncode == 0, sim.stderr
+    migrated = frontline(settings, "migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    ensure = frontline(settings, "topics", "ensure")
+    assert ensure.returncode == 0, ensure.stdout + ensure.stderr
+    emit = frontline(settings, "emit", str(out), "--allow-rejects", "--quiet")
+    assert emit.returncode == 0, emit.stdout + emit.stderr
+    expected: dict[str, Any] = json.loads(expect.read_text())
+    return expected
+
+
+def _assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
+    totals = queries.run(settings.dashboard, "totals")
+    assert len(totals.rows) == 1
+    got = dict(zip(totals.columns, totals.rows[0], strict=True))
+    assert got == expected["totals"]
+    daily = queries.run(settings.dashboard, "daily_by_org")
+    got_daily = [
+        {c: (v.isoformat() if c == "day" else v) for c, v in zip(daily.columns, row, strict=True)}
+        for row in daily.rows
+    ]
+    want_daily = sorted(expected["daily_by_org"], key=lambda r: (r["day"], r["org_id"]))
+    assert len(got_daily) == len(want_daily)
+    for got_row, want_row in zip(got_daily, want_daily, strict=True):
+        assert got_row == want_row
+
+
+def _wait_for_members(settings: Settings, count: int, timeout: float = 90) -> None:
+    group = settings.topic("worker")
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = admin.describe_groups([group]).get(group, {})
+            if len(described.get("members") or []) >= count:
+                return
+            time.sleep(0.2)
+    finally:
+        admin.close()
+    raise AssertionError(f"{group} never had {count} members")
+
+
+def _dead_letter_codes(settings: Settings) -> dict[str, int]:
+    consumer = KafkaConsumer(
+        dead_letter_topic(settings),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    codes: dict[str, int] = {}
+    for msg in consumer:
+        record = read_dead_letter(msg.value)
+        codes[record["code"]] = codes.get(record["code"], 0) + 1
+    consumer.close()
+    return codes
+
+
+def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) -> None:
+    expected = _campaign(isolated, tmp_path, seed=5)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    try:
+        wait_caught_up(isolated, [worker], log)
+        _assert_counts_exact(isolated, expected)
+    finally:
+        stop(worker)
+    assert _dead_letter_codes(isolated) == expected["meta"]["invalid_by_code"]
+
+
+def test_kill_9_mid_catch_up_then_restart_is_exact(isolated: Settings, tmp_path: Path) -> None:
+    expected = _campaign(isolated, tmp_path, seed=6)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    try:
+        wait_until_progress(isolated, expected["meta"]["lines"] // 4)
+    finally:
+        stop(worker, signal.SIGKILL)
+    assert worker.returncode == -signal.SIGKILL
+    restarted = start_worker(isolated, log)
+    try:
+        wait_caught_up(isolated, [restarted], log)
+        _assert_counts_exact(isolated, expected)
+    finally:
+        stop(restarted)
+
+
+def test_two_workers_then_one_stopped_is_exact(isolated: Settings, tmp_path: Path) -> None:
+    expected = _campaign(isolated, tmp_path, seed=7)
+    log = tmp_path / "workers.log"
+    first = start_worker(isolated, log, "--batch", "500")
+    second = start_worker(isolated, log, "--batch", "500")
+    try:
+        _wait_for_members(isolated, 2)  # both joined: the partitions are shared
+        wait_until_progress(isolated, expected["meta"]["lines"] // 4)
+        stop(second)
+        wait_caught_up(isolated, [first], log)
+        _assert_counts_exact(isolated, expected)
+    finally:
+        stop(first)
+        stop(second)
+
+
+@pytest.mark.parametrize("auto_close_hours", ["16"])
+def test_views_answer_for_the_read_only_user(
+    isolated: Settings, tmp_path: Path, auto_close_hours: str
+) -> None:
+    migrated = frontline(isolated, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    for name in queries.names():
+        result = frontline(isolated, "query", name, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert isinstance(json.loads(result.stdout), list)
