@@ -179,7 +179,8 @@ def catchup(n: int) -> None:
     (sampling,) = s.clickhouse.client().execute("SELECT sampling_assists FROM totals")[0]
     expected = sum(p for _, _, _, p in events)
     print(
-        f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): {n / elapsed:,.0f} events/s"
+        f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): "
+        f"{n / elapsed:,.0f} events/s"
     )
     print(f"peak worker RSS: {peak:.0f} MiB")
     print(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,10 @@ def _assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
     assert got == expected["totals"]
     daily = queries.run(settings.dashboard, "daily_by_org")
     got_daily = [
-        {c: (v.isoformat() if c == "day" else v) for c, v in zip(daily.columns, row, strict=True)}
+        {
+            c: (v.isoformat() if isinstance(v, date) else v)
+            for c, v in zip(daily.columns, row, strict=True)
+        }
         for row in daily.rows
     ]
     want_daily = sorted(expected["daily_by_org"], key=lambda r: (r["day"], r["org_id"]))
