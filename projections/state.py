@@ -63,7 +63,7 @@ class Counter:
     donations_fen: int = 0
 
     def values(self) -> tuple[int, ...]:
-        return _counter_values(self)  # type: ignore[no-any-return]
+        return _counter_values(self)
 
 
 COUNTER_COLUMNS = tuple(f.name for f in fields(Counter))

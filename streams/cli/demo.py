@@ -1,25 +1,159 @@
-"""`frontline demo`: the main job end to end on a sample campaign, saying what it does."""
+"""`frontline demo`: the main job end to end on a simulated campaign, saying what it does.
+
+It runs in a deployment of its own (topic prefix `<prefix>demo.`, database `<database>_demo`),
+reset at the start of each run and left in place afterwards for querying, so a run is
+reproducible and never touches real data.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
-from projections.database import create_database
+from projections import migrate as migrations
+from projections import queries
+from projections.database import create_database, drop_database
+from streams import topic_admin
 from streams.cli import main, settings
-from streams.settings import check_clickhouse_reachable, check_kafka_reachable
+from streams.lag import partition_lag
+from streams.settings import ENV, Settings, check_clickhouse_reachable, check_kafka_reachable
+from streams.topics import event_topics
+
+SHOWN = [
+    "orgs",
+    "teams",
+    "volunteers",
+    "checkins",
+    "service_hours",
+    "unclosed_shifts",
+    "calls",
+    "sampling_assists",
+    "disinfected_m2",
+    "donations_fen",
+]
+
+
+def _env(s: Settings) -> dict[str, str]:
+    return {**os.environ, **{var: str(getattr(s, f)) for f, var in ENV.items()}}
+
+
+def _run(s: Settings, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "streams.cli", *args], env=_env(s), check=False)
+    if done.returncode != 0:
+        raise click.ClickException(f"frontline {' '.join(args)} exited {done.returncode}")
+
+
+def _reset(s: Settings) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    drop_database(s.clickhouse)
+    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+            time.sleep(2)  # deletion is asynchronous in the broker
+    finally:
+        admin.close()
+
+
+def _totals(s: Settings) -> dict[str, Any]:
+    result = queries.run(s.dashboard, "totals")
+    return dict(zip(result.columns, result.rows[0], strict=True))
 
 
 @main.command("demo")
-@click.option("--scale", type=float, default=0.01, show_default=True, help="campaign size")
-def demo(scale: float) -> None:
-    """Run the pipeline on a simulated Liaocheng campaign and show its counts."""
-    s = settings()
-    click.echo("1. configuration")
-    for var, value in s.describe().items():
-        click.echo(f"     {var}={value}")
+@click.option(
+    "--scale", type=float, default=0.01, show_default=True, help="campaign size (1 = article)"
+)
+@click.option("--seed", type=int, default=2022, show_default=True)
+def demo(scale: float, seed: int) -> None:
+    """Simulate the Liaocheng 2022 campaign, ingest it, project it, show live counts."""
+    base = settings()
+    s = base.model_copy(
+        update={
+            "topic_prefix": f"{base.topic_prefix}demo.",
+            "clickhouse_database": f"{base.clickhouse_database}_demo",
+        }
+    )
     check_kafka_reachable(s)
-    click.echo(f"2. kafka answers at {s.kafka_bootstrap}")
     check_clickhouse_reachable(s)
+    work = Path(os.environ.get("FRONTLINE_STATE_DIR", ".state")) / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    click.echo(f"1. fresh deployment: topics {s.topic_prefix}*, database {s.clickhouse_database}")
+    _reset(s)
     create_database(s.clickhouse)
-    click.echo(f"3. clickhouse answers; database {s.clickhouse_database!r} exists")
-    click.echo(f"   (campaign scale {scale}: simulation, ingest and counts arrive with issues 3-5)")
+    migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
+    topic_admin.ensure(s)
+    click.echo(f"   {len(event_topics(s))} event topics + dead letters, schema migrated")
+
+    events, expect = work / "events.jsonl", work / "expected.json"
+    click.echo(f"2. simulating the campaign at scale {scale} (seed {seed}) -> {events}")
+    _run(
+        s,
+        "simulate",
+        "--scale",
+        str(scale),
+        "--seed",
+        str(seed),
+        "--out",
+        str(events),
+        "--expect",
+        str(expect),
+    )
+    expected: dict[str, Any] = json.loads(expect.read_text())
+
+    log = work / "worker.log"
+    click.echo(f"3. starting a worker (log: {log})")
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            env=_env(s),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        click.echo("4. ingesting with `frontline emit` (invalid lines go to the dead-letter topic)")
+        _run(s, "emit", str(events), "--allow-rejects", "--quiet")
+        click.echo("5. live counts while the worker catches up:")
+        lines = expected["meta"]["lines"] - expected["meta"]["invalid"]
+        while True:
+            lag = partition_lag(s)
+            done = sum((r.checkpoint if r.checkpoint is not None else -1) + 1 for r in lag)
+            t = _totals(s)
+            click.echo(
+                f"   {done:>9,}/{lines:,} events  volunteers {t['volunteers']:>7,}  "
+                f"sampling assists {t['sampling_assists']:>10,}  calls {t['calls']:>7,}"
+            )
+            if sum(r.lag for r in lag) == 0:
+                break
+            if worker.poll() is not None:
+                raise click.ClickException(f"the worker stopped; see {log}")
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+
+    got = _totals(s)
+    click.echo("6. totals (ClickHouse view) next to the simulator's independent count:")
+    click.echo(f"   {'':18}{'totals':>16}{'expected':>16}")
+    for name in SHOWN:
+        mark = "" if got[name] == expected["totals"][name] else "   <- differs"
+        click.echo(f"   {name:18}{got[name]:>16,}{expected['totals'][name]:>16,}{mark}")
+    exact = got == expected["totals"]
+    click.echo(f"   all {len(got)} columns {'equal' if exact else 'NOT equal'} to expected.json")
+    click.echo(
+        f"   query it: FRONTLINE_TOPIC_PREFIX={s.topic_prefix} "
+        f"FRONTLINE_CLICKHOUSE_DATABASE={s.clickhouse_database} frontline query daily_by_org"
+    )
+    if not exact:
+        sys.exit(1)
