@@ -3,9 +3,11 @@
     .venv/bin/python bench/bench_worker.py catchup --events 1000000
     .venv/bin/python bench/bench_worker.py freshness --rate 1000 --seconds 60
 
-catchup: produces N synthetic valid events (the campaign's mix: ~92 % sampling) into a fresh
-topic prefix, starts one `frontline worker`, and times it from start to every partition's
-checkpoint covering the log (Kafka -> ClickHouse, counts checked against what was produced).
+catchup: produces N synthetic valid events (the campaign's mix: ~92 % sampling, ids spread
+like the scale-1 campaign: 210 orgs, 3,485 teams, 71,500 volunteers, 52 days), or with
+--simulated SCALE the simulator's campaign through `frontline emit`, into a fresh topic
+prefix; starts one `frontline worker` and times it from start to every partition's checkpoint
+covering the log (Kafka -> ClickHouse, counts checked against what was produced).
 It prints events/s and the worker's peak RSS.
 
 freshness: with a worker running and caught up, produces at a steady rate and, for a sample
@@ -152,13 +154,30 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def catchup(n: int) -> None:
+def simulated(s: Settings, scale: float) -> tuple[int, int]:
+    """Simulate the campaign at `scale` and emit it; (events on the topics, sampling assists)."""
+    out, expect = Path(f"/tmp/bench-sim-{scale}.jsonl"), Path(f"/tmp/bench-sim-{scale}.json")
+    env = {**os.environ, **{var: str(getattr(s, f)) for f, var in ENV.items()}}
+    cli = [sys.executable, "-m", "streams.cli"]
+    sim = ["simulate", "--scale", str(scale), "--out", str(out), "--expect", str(expect)]
+    subprocess.run([*cli, *sim], env=env, check=True, cwd=ROOT)
+    emit = ["emit", str(out), "--allow-rejects", "--quiet"]
+    subprocess.run([*cli, *emit], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    meta = json.loads(expect.read_text())
+    return meta["meta"]["lines"] - meta["meta"]["invalid"], meta["totals"]["sampling_assists"]
+
+
+def catchup(n: int, scale: float | None) -> None:
     tag = "w" + uuid.uuid4().hex[:6]
     s = fresh_settings(tag)
-    events = synthetic(random.Random(7), n)
     t0 = time.monotonic()
-    produce(s, events)
-    print(f"produced {n} events in {time.monotonic() - t0:.1f} s")
+    if scale is None:
+        events = synthetic(random.Random(7), n)
+        produce(s, events)
+        expected = sum(p for _, _, _, p in events)
+    else:
+        n, expected = simulated(s, scale)
+    print(f"put {n} events on the topics in {time.monotonic() - t0:.1f} s")
     log = Path(f"/tmp/bench-worker-{tag}.log")
     t0 = time.monotonic()
     worker = start_worker(s, log)
@@ -177,7 +196,6 @@ def catchup(n: int) -> None:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
     (sampling,) = s.clickhouse.client().execute("SELECT sampling_assists FROM totals")[0]
-    expected = sum(p for _, _, _, p in events)
     print(
         f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): "
         f"{n / elapsed:,.0f} events/s"
@@ -241,13 +259,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("catchup")
-    c.add_argument("--events", type=int, default=500_000)
+    c.add_argument("--events", type=int, default=500_000, help="synthetic, article cardinalities")
+    c.add_argument("--simulated", type=float, help="instead: the simulated campaign at this scale")
     f = sub.add_parser("freshness")
     f.add_argument("--rate", type=int, default=1000)
     f.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     if args.cmd == "catchup":
-        catchup(args.events)
+        catchup(args.events, args.simulated)
     else:
         freshness(args.rate, args.seconds)
 
