@@ -159,3 +159,26 @@ def test_views_answer_for_the_read_only_user(
         result = frontline(isolated, "query", name, "--format", "json")
         assert result.returncode == 0, result.stderr
         assert isinstance(json.loads(result.stdout), list)
+
+
+def test_clickhouse_refusing_writes_pauses_then_resumes_exact(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    expected = _campaign(isolated, tmp_path, seed=8)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log, "--batch", "500")
+    client = isolated.clickhouse.client()
+    try:
+        wait_until_progress(isolated, expected["meta"]["lines"] // 10)
+        # The checkpoint table vanishes: every flush fails at its last step, after the state
+        # rows were written, which is the worst place for a write to fail.
+        client.execute("RENAME TABLE checkpoints TO checkpoints_away")
+        deadline = time.monotonic() + 60
+        while "consumption paused" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "consumption paused, retrying" in log.read_text()
+        client.execute("RENAME TABLE checkpoints_away TO checkpoints")
+        wait_caught_up(isolated, [worker], log)
+        _assert_counts_exact(isolated, expected)
+    finally:
+        stop(worker)

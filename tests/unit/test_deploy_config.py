@@ -79,3 +79,12 @@ def test_dockerfile_copies_what_exists() -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_compose_worker_runs_an_existing_command() -> None:
+    from streams.cli import main
+
+    command = _compose()["services"]["worker"]["command"]
+    assert command[0] in main.commands, (
+        f"compose runs `frontline {command[0]}`, which does not exist"
+    )
