@@ -5,19 +5,14 @@ Names are `{FRONTLINE_TOPIC_PREFIX}events.{family}` and `{FRONTLINE_TOPIC_PREFIX
 
 from __future__ import annotations
 
+from events import FAMILIES as EVENT_FAMILIES
+from events import family as family_of
 from streams.settings import Settings
 
-# Event type -> family. One family = one topic; keyed by volunteer_id, so one volunteer's
-# check-in and check-out keep their order within a partition.
-FAMILY_OF_TYPE = {
-    "volunteer.checked_in": "shifts",
-    "volunteer.checked_out": "shifts",
-    "tracing.call_recorded": "calls",
-    "sampling.assisted": "sampling",
-    "disinfection.completed": "disinfection",
-    "donation.received": "donations",
-}
-FAMILIES = ("shifts", "calls", "sampling", "disinfection", "donations")
+# Event type -> family comes from the contract (events.FAMILIES). One family = one topic, keyed
+# by volunteer_id, so one volunteer's check-in and check-out keep their order in a partition.
+FAMILY_OF_TYPE = EVENT_FAMILIES
+FAMILIES = tuple(dict.fromkeys(EVENT_FAMILIES.values()))
 DEAD_LETTERS = "dead-letters"
 
 
@@ -37,4 +32,4 @@ def dead_letter_topic(settings: Settings) -> str:
 
 
 def topic_for_type(settings: Settings, event_type: str) -> str:
-    return event_topic(settings, FAMILY_OF_TYPE[event_type])
+    return event_topic(settings, family_of(event_type))
