@@ -81,7 +81,9 @@ class ThrowawayKafka:
             "-cp",
             f"{self.libs}/*",
         ]
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = "-"
+        while cluster.startswith("-"):  # the formatter would read a leading '-' as a flag
+            cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run(
             [
                 *self.java,
