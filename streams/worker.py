@@ -28,7 +28,7 @@ from projections.state import (
     project,
 )
 from projections.state_store import StateStore
-from streams.dead_letters import dead_letter
+from streams.rejects import reject_record
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, event_topics
 
@@ -130,7 +130,8 @@ class Projector:
                 stats.rejected += 1
                 touched[(msg.topic, msg.partition)] = state
                 assert result.rejection is not None
-                record = dead_letter(
+                # Same record as ingest, with a rejected phone number masked.
+                record = reject_record(
                     msg.value,
                     code=result.rejection.code,
                     message=result.rejection.message,
