@@ -11,7 +11,7 @@ from kafka.structs import OffsetAndMetadata
 
 from projections.state_store import StateStore
 from streams.settings import Settings
-from streams.topics import event_topics
+from streams.topics import event_topics, worker_group
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class PartitionLag:
 
 
 def partition_lag(settings: Settings) -> list[PartitionLag]:
-    group = settings.topic("worker")
+    group = worker_group(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     try:
@@ -69,7 +69,7 @@ def align_group_to_checkpoints(settings: Settings) -> str:
     would then skip events. Only possible while the group has no active member; with members
     running, their positions already follow the checkpoints. Returns what it did.
     """
-    group = settings.topic("worker")
+    group = worker_group(settings)
     checkpoints = StateStore(settings.clickhouse).checkpoints()
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)

@@ -33,3 +33,9 @@ def dead_letter_topic(settings: Settings) -> str:
 
 def topic_for_type(settings: Settings, event_type: str) -> str:
     return event_topic(settings, family_of(event_type))
+
+
+def worker_group(settings: Settings) -> str:
+    """The worker's consumer group (and Faust app id): one per topic prefix *and* database, so
+    an auditor rebuilding into another database never shares partitions with the live worker."""
+    return settings.topic(f"worker.{settings.clickhouse_database}")

@@ -30,7 +30,7 @@ from projections.state import (
 from projections.state_store import StateStore
 from streams.rejects import reject_record
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, event_topics
+from streams.topics import dead_letter_topic, event_topics, worker_group
 
 log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
@@ -164,7 +164,7 @@ def create_app(
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
     app = faust.App(
-        settings.topic("worker"),
+        worker_group(settings),
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store="memory://",
         web_enabled=False,

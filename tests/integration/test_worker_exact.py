@@ -19,7 +19,7 @@ from projections import queries
 from projections.database import create_database, drop_database
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
-from streams.topics import dead_letter_topic
+from streams.topics import dead_letter_topic, worker_group
 from tests.integration.harness import (
     frontline,
     start_worker,
@@ -76,7 +76,7 @@ def _assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
 
 
 def _wait_for_members(settings: Settings, count: int, timeout: float = 90) -> None:
-    group = settings.topic("worker")
+    group = worker_group(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         deadline = time.monotonic() + timeout
@@ -123,19 +123,17 @@ def test_replay_into_an_empty_database_gives_the_same_rows(
     expected = _campaign(isolated, tmp_path, seed=9)
     log = tmp_path / "worker.log"
     live = start_worker(isolated, log)
-    try:
-        wait_caught_up(isolated, [live], log)
-    finally:
-        stop(live)
     replay = isolated.model_copy(
         update={"clickhouse_database": isolated.clickhouse_database + "_replay"}
     )
     create_database(replay.clickhouse)
     try:
+        wait_caught_up(isolated, [live], log)
+        # The live worker keeps running: the rebuild is a consumer group of its own.
         assert frontline(replay, "migrate").returncode == 0
         rebuilt = start_worker(replay, log)
         try:
-            wait_caught_up(replay, [rebuilt], log)
+            wait_caught_up(replay, [rebuilt, live], log)
         finally:
             stop(rebuilt)
         _assert_counts_exact(replay, expected)
@@ -147,13 +145,13 @@ def test_replay_into_an_empty_database_gives_the_same_rows(
             ("counters_current", "*"),
             ("shifts_current", shift_columns),
         ):
-            ordered = (
-                f"SELECT {columns} FROM {view} ORDER BY {columns if columns != '*' else 'tuple(*)'}"
-            )
+            order = columns if columns != "*" else "tuple(*)"
+            ordered = f"SELECT {columns} FROM {view} ORDER BY {order}"
             assert replay.clickhouse.client().execute(
                 ordered
             ) == isolated.clickhouse.client().execute(ordered), f"{view} differs after replay"
     finally:
+        stop(live)
         drop_database(replay.clickhouse)
 
 
