@@ -51,7 +51,8 @@ class Outcome(Enum):
     REJECTED = "rejected"
 
 
-@dataclass
+# slots: a scale-1 campaign holds ~10^5 counters and shifts per worker.
+@dataclass(slots=True)
 class Counter:
     events: int = 0
     calls: int = 0
@@ -71,7 +72,7 @@ _counter_values = attrgetter(*COUNTER_COLUMNS)
 CounterKey = tuple[str, date, str, str]  # dim, day, org_id, member
 
 
-@dataclass
+@dataclass(slots=True)
 class Shift:
     has_in: bool = False
     has_out: bool = False
