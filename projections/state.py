@@ -29,7 +29,6 @@ from events import (
     decode,
     local_day,
 )
-from projections.seen import SeenIds
 
 ALL_TIME = date(1970, 1, 1)  # the `day` of all-time presence rows
 
@@ -94,7 +93,7 @@ class PartitionState:
     partition: int
     checkpoint: int = -1  # last offset applied and written; -1: nothing yet
     applied: int = -1  # last offset applied in memory (>= checkpoint)
-    seen: SeenIds = field(default_factory=SeenIds)  # accepted event_ids, as 128-bit ints
+    seen: set[int] = field(default_factory=set)  # accepted event_ids, as 128-bit ints
     counters: dict[CounterKey, Counter] = field(default_factory=dict)
     shifts: dict[str, Shift] = field(default_factory=dict)
     dirty_counters: set[CounterKey] = field(default_factory=set)

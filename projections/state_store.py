@@ -16,7 +16,6 @@ from datetime import date
 from clickhouse_driver import Client
 
 from projections.connection import ClickHouseTarget
-from projections.seen import SeenIds
 from projections.state import (
     COUNTER_COLUMNS,
     COUNTER_ROW_COLUMNS,
@@ -95,7 +94,7 @@ class StateStore:
             return state
         state.checkpoint = state.applied = int(checkpoint)
         params["version"] = state.checkpoint
-        state.seen = SeenIds(uuid.int for (uuid,) in self.client.execute(SEEN, params))
+        state.seen = {uuid.int for (uuid,) in self.client.execute(SEEN, params)}
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
             state.counters[(dim, day, org, member)] = Counter(*values)
         for (
