@@ -41,7 +41,7 @@ from projections import migrate  # noqa: E402
 from projections.database import create_database, drop_database  # noqa: E402
 from streams import topic_admin  # noqa: E402
 from streams.lag import partition_lag  # noqa: E402
-from streams.settings import ENV, Settings  # noqa: E402
+from streams.settings import Settings  # noqa: E402
 from streams.topics import topic_for_type  # noqa: E402
 
 START = datetime(2022, 3, 14, tzinfo=UTC)
@@ -138,7 +138,7 @@ def produce(settings: Settings, events: list[tuple[str, bytes, bytes, int]]) -> 
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **{var: str(getattr(settings, f)) for f, var in ENV.items()}}
+    env = {**os.environ, **settings.environ()}
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
@@ -160,7 +160,7 @@ def rss_mib(pid: int) -> float:
 def simulated(s: Settings, scale: float) -> tuple[int, int]:
     """Simulate the campaign at `scale` and emit it; (events on the topics, sampling assists)."""
     out, expect = Path(f"/tmp/bench-sim-{scale}.jsonl"), Path(f"/tmp/bench-sim-{scale}.json")
-    env = {**os.environ, **{var: str(getattr(s, f)) for f, var in ENV.items()}}
+    env = {**os.environ, **s.environ()}
     cli = [sys.executable, "-m", "streams.cli"]
     sim = ["simulate", "--scale", str(scale), "--out", str(out), "--expect", str(expect)]
     subprocess.run([*cli, *sim], env=env, check=True, cwd=ROOT)

@@ -107,6 +107,10 @@ class Settings(BaseModel):
                 problems.append(f"{var}={shown}: {err['msg'].removeprefix('Value error, ')}")
             raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
+    def environ(self) -> dict[str, str]:
+        """These settings as FRONTLINE_* variables, for a child process to read back."""
+        return {var: str(getattr(self, field)) for field, var in ENV.items()}
+
     def topic(self, name: str) -> str:
         """The full Kafka topic name for one of Frontline's topics."""
         return f"{self.topic_prefix}{name}"

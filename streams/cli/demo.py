@@ -24,7 +24,7 @@ from projections.database import create_database, drop_database
 from streams import topic_admin
 from streams.cli import main, settings
 from streams.lag import partition_lag
-from streams.settings import ENV, Settings, check_clickhouse_reachable, check_kafka_reachable
+from streams.settings import Settings, check_clickhouse_reachable, check_kafka_reachable
 from streams.topics import event_topics
 
 SHOWN = [
@@ -42,7 +42,7 @@ SHOWN = [
 
 
 def _env(s: Settings) -> dict[str, str]:
-    return {**os.environ, **{var: str(getattr(s, f)) for f, var in ENV.items()}}
+    return {**os.environ, **s.environ()}
 
 
 def _run(s: Settings, *args: str) -> None:

@@ -12,15 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from streams.lag import partition_lag
-from streams.settings import ENV, Settings
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_of(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a child process use exactly these settings."""
-    env = {var: str(getattr(settings, field)) for field, var in ENV.items()}
-    return {**env, **extra}
+    return {**settings.environ(), **extra}
 
 
 def frontline(

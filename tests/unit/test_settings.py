@@ -67,3 +67,10 @@ def test_unreachable_broker_fails_fast_naming_the_variable() -> None:
     s = Settings.from_env({"FRONTLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
     with pytest.raises(ConfigError, match="FRONTLINE_KAFKA_BOOTSTRAP"):
         check_kafka_reachable(s, timeout=1)
+
+
+def test_environ_round_trips() -> None:
+    s = Settings.from_env(
+        {"FRONTLINE_TOPIC_PREFIX": "city-b.", "FRONTLINE_CLICKHOUSE_DATABASE": "city_b"}
+    )
+    assert Settings.from_env(s.environ()) == s
