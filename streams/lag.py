@@ -29,16 +29,20 @@ class PartitionLag:
         return max(self.end_offset - (done + 1), 0)
 
 
+def _event_partitions(consumer: KafkaConsumer, settings: Settings) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic, p)
+        for topic in event_topics(settings).values()
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
 def partition_lag(settings: Settings) -> list[PartitionLag]:
     group = worker_group(settings)
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
     try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in event_topics(settings).values()
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        tps = _event_partitions(consumer, settings)
         ends = consumer.end_offsets(tps)
         committed = {
             (tp.topic, tp.partition): meta.offset
@@ -78,9 +82,8 @@ def align_group_to_checkpoints(settings: Settings) -> str:
         if members:
             return f"group {group} has {len(members)} active member(s): positions left as they are"
         offsets = {
-            TopicPartition(topic, p): OffsetAndMetadata(checkpoints.get((topic, p), -1) + 1, "", -1)
-            for topic in event_topics(settings).values()
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            tp: OffsetAndMetadata(checkpoints.get((tp.topic, tp.partition), -1) + 1, "", -1)
+            for tp in _event_partitions(consumer, settings)
         }
         admin.alter_group_offsets(group, offsets)
         return f"group {group}: positions set from {len(checkpoints)} ClickHouse checkpoint(s)"

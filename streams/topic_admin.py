@@ -114,6 +114,17 @@ def admin_client(settings: Settings) -> Iterator[Any]:
         admin.close()
 
 
+def delete_all(settings: Settings) -> list[str]:
+    """Delete every topic under this deployment's prefix (tests, demo resets); returns them.
+
+    Deletion completes asynchronously in the broker."""
+    with admin_client(settings) as admin:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+        return mine
+
+
 def describe(settings: Settings) -> list[TopicState]:
     """The declared topics as they are in the cluster (read-only)."""
     with admin_client(settings) as admin:

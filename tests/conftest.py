@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kafka.admin import KafkaAdminClient
 
 from projections.database import create_database, drop_database
+from streams import topic_admin
 from streams.settings import (
     ConfigError,
     Settings,
@@ -46,14 +46,4 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         drop_database(settings.clickhouse)
-        _delete_topics(settings)
-
-
-def _delete_topics(settings: Settings) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+        topic_admin.delete_all(settings)

@@ -52,17 +52,9 @@ def _run(s: Settings, *args: str) -> None:
 
 
 def _reset(s: Settings) -> None:
-    from kafka.admin import KafkaAdminClient
-
     drop_database(s.clickhouse)
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-            time.sleep(2)  # deletion is asynchronous in the broker
-    finally:
-        admin.close()
+    if topic_admin.delete_all(s):
+        time.sleep(2)  # deletion is asynchronous in the broker
 
 
 def _totals(s: Settings) -> dict[str, Any]:
