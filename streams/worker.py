@@ -50,6 +50,12 @@ class BatchStats:
     redelivered: int = 0
     rejected: int = 0
 
+    def add(self, other: BatchStats) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.redelivered += other.redelivered
+        self.rejected += other.rejected
+
 
 @dataclass
 class Projector:
@@ -112,9 +118,10 @@ class Projector:
         for msg in messages:
             state = self.states[(msg.topic, msg.partition)]
             result = project(state, msg)
+            if result.outcome is not Outcome.ALREADY_APPLIED:
+                touched[(msg.topic, msg.partition)] = state  # its checkpoint moves on
             if result.outcome is Outcome.ACCEPTED:
                 stats.accepted += 1
-                touched[(msg.topic, msg.partition)] = state
                 assert result.log_row is not None
                 log_rows.append(result.log_row)
                 for row in result.presence:
@@ -123,12 +130,10 @@ class Projector:
                         presence.append(row)
             elif result.outcome is Outcome.DUPLICATE:
                 stats.duplicates += 1
-                touched[(msg.topic, msg.partition)] = state
             elif result.outcome is Outcome.ALREADY_APPLIED:
                 stats.redelivered += 1
             else:
                 stats.rejected += 1
-                touched[(msg.topic, msg.partition)] = state
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
                 record = reject_record(
@@ -154,8 +159,7 @@ class Projector:
             await self._io("write", lambda: self.store.write(log_rows, presence, flushes))
             for state, rows in zip(touched.values(), flushes, strict=True):
                 mark_flushed(state, rows)
-        for name in ("accepted", "duplicates", "redelivered", "rejected"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
+        self.totals.add(stats)
         return stats
 
 
