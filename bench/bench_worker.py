@@ -201,8 +201,9 @@ def catchup(n: int, scale: float | None, reuse: str | None) -> None:
         elapsed = time.monotonic() - t0
         peak = max(peak, rss_mib(worker.pid))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
     (sampling,) = s.clickhouse.client().execute("SELECT sampling_assists FROM totals")[0]
     print(
         f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): "
@@ -251,8 +252,9 @@ def freshness(rate: int, seconds: int) -> None:
                 delays.append(time.monotonic() - acked)
             time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
         producer.close()
     delays.sort()
     p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]  # noqa: E731

@@ -1,36 +1,45 @@
 """The Faust worker: event topics -> projection state -> ClickHouse, in micro-batches.
 
-Thin glue (docs/architecture.md): the projection is `projections.state` (pure), the I/O is
-`projections.state_store` (blocking, run in one writer thread so Faust's event loop keeps its
-heartbeats). Offsets Faust commits only save work: a redelivered message at or before a
-partition's checkpoint is recognised and skipped, so exactness never depends on them.
+Thin glue (docs/architecture.md): `streams.fetcher` takes whole micro-batches off the event
+topics and hands each to the Faust agent through an in-memory channel; the projection is
+`projections.state` (pure); the I/O is `projections.state_store` (blocking, run in one writer
+thread so the event loop keeps its heartbeats). Batch N is written while batch N+1 is
+projected, one write in flight, in order. Offsets are committed after the write; they only
+save work: a redelivered message at or before a partition's checkpoint is recognised and
+skipped, so exactness never depends on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
+from faust.app.base import BootStrategy
+from mode import ServiceT
 
 from projections.state import (
+    FlushRows,
     Message,
     Outcome,
     PartitionState,
-    flush_rows,
-    mark_flushed,
+    mark_written,
     project,
+    take_flush,
 )
 from projections.state_store import StateStore
+from streams.fetcher import BatchFetcher
 from streams.rejects import reject_record
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, event_topics, worker_group
+from streams.topics import dead_letter_topic, worker_group
 
 log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
@@ -66,11 +75,32 @@ class Projector:
     states: dict[TP, PartitionState] = field(default_factory=dict)
     presence_sent: dict[tuple[str, date, str, str], None] = field(default_factory=dict)
     totals: BatchStats = field(default_factory=BatchStats)
+    # Called with {partition: last offset} once a batch's rows and checkpoints are written.
+    on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
+    batches_done: int = 0  # batches projected and written, in order
+    _writing: asyncio.Task[None] | None = None
+    _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def forget(self, tps: Iterable[TP]) -> None:
         """A revoked partition's state may move on elsewhere: reload it if it comes back."""
         for tp in tps:
             self.states.pop(tp, None)
+
+    async def drain(self, batches: int) -> None:
+        """Wait until the first `batches` batches are projected and written."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.batches_done >= batches)
+
+    async def _done(self, batches: int) -> None:
+        async with self._progress:
+            self.batches_done = batches
+            self._progress.notify_all()
+
+    async def settle(self) -> None:
+        """Wait for the write in flight, if any (it retries until it succeeds)."""
+        if self._writing is not None:
+            await self._writing
+            self._writing = None
 
     async def _io(self, what: str, fn: Callable[[], T]) -> T:
         """Run blocking ClickHouse I/O; on failure stop here (so consumption stops) and retry."""
@@ -92,47 +122,60 @@ class Projector:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def handle(self, messages: Sequence[Message], dead: faust.TopicT) -> BatchStats:
-        stats = BatchStats()
-        for tp in {(m.topic, m.partition) for m in messages}:
-            if tp not in self.states:
-                topic, partition = tp
-                state = await self._io(
-                    f"load of {topic}[{partition}]",
-                    lambda t=topic, p=partition: self.store.load(t, p),  # type: ignore[misc]
+    async def _load_new(self, messages: Sequence[Message]) -> None:
+        firsts: dict[TP, int] = {}
+        for m in messages:
+            tp = (m.topic, m.partition)
+            if tp not in self.states and tp not in firsts:
+                firsts[tp] = m.offset  # offsets rise within a partition's messages
+        if not firsts:
+            return
+        await self.settle()  # a load sees every write made before it
+        for (topic, partition), first in firsts.items():
+            state = await self._io(
+                f"load of {topic}[{partition}]",
+                lambda t=topic, p=partition: self.store.load(t, p),  # type: ignore[misc]
+            )
+            if first > state.applied + 1:
+                raise PositionGapError(
+                    f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
+                    f"({self.store.database}) holds state up to {state.applied}. The database "
+                    "was probably dropped or restored while the group's offsets stayed. "
+                    "Stop every worker of this deployment and start one: it moves the group "
+                    "back to the checkpoints."
                 )
-                first = min(m.offset for m in messages if (m.topic, m.partition) == tp)
-                if first > state.applied + 1:
-                    raise PositionGapError(
-                        f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
-                        f"({self.store.database}) holds state up to {state.applied}. The database "
-                        "was probably dropped or restored while the group's offsets stayed. "
-                        "Stop every worker of this deployment and start one: it moves the group "
-                        "back to the checkpoints."
-                    )
-                self.states[tp] = state
+            self.states[(topic, partition)] = state
+
+    async def handle(self, seq: int, messages: Sequence[Message], dead: faust.TopicT) -> BatchStats:
+        """Project batch number `seq` and start writing it once the previous write is done."""
+        await self._load_new(messages)
+        stats = BatchStats()
         log_rows: list[tuple[object, ...]] = []
         presence: list[tuple[str, date, str, str]] = []
         pending_dead: list[Any] = []
         touched: dict[TP, PartitionState] = {}
+        states = self.states
+        presence_sent = self.presence_sent
         for msg in messages:
-            state = self.states[(msg.topic, msg.partition)]
+            tp = (msg.topic, msg.partition)
+            state = states[tp]
             result = project(state, msg)
-            if result.outcome is not Outcome.ALREADY_APPLIED:
-                touched[(msg.topic, msg.partition)] = state  # its checkpoint moves on
-            if result.outcome is Outcome.ACCEPTED:
+            outcome = result.outcome
+            if outcome is Outcome.ACCEPTED:
+                touched[tp] = state
                 stats.accepted += 1
-                assert result.log_row is not None
-                log_rows.append(result.log_row)
+                log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
                 for row in result.presence:
-                    if row not in self.presence_sent:
-                        self.presence_sent[row] = None
+                    if row not in presence_sent:
+                        presence_sent[row] = None
                         presence.append(row)
-            elif result.outcome is Outcome.DUPLICATE:
-                stats.duplicates += 1
-            elif result.outcome is Outcome.ALREADY_APPLIED:
+            elif outcome is Outcome.ALREADY_APPLIED:
                 stats.redelivered += 1
+            elif outcome is Outcome.DUPLICATE:
+                touched[tp] = state  # its checkpoint moves on
+                stats.duplicates += 1
             else:
+                touched[tp] = state
                 stats.rejected += 1
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
@@ -149,71 +192,111 @@ class Projector:
                     },
                 )
                 pending_dead.append(await dead.send(value=record))
-        while len(self.presence_sent) > PRESENCE_CACHE:
-            del self.presence_sent[next(iter(self.presence_sent))]
+        while len(presence_sent) > PRESENCE_CACHE:
+            del presence_sent[next(iter(presence_sent))]
         # Dead letters are durable before the checkpoint moves past them.
         for fut in pending_dead:
             await fut
-        flushes = [flush_rows(s) for s in touched.values()]
-        if flushes:
-            await self._io("write", lambda: self.store.write(log_rows, presence, flushes))
-            for state, rows in zip(touched.values(), flushes, strict=True):
-                mark_flushed(state, rows)
+        flushes = [take_flush(s) for s in touched.values()]
+        await self.settle()  # one write in flight, in batch order
         self.totals.add(stats)
+        if flushes:
+            self._writing = asyncio.ensure_future(
+                self._write(seq, log_rows, presence, flushes, list(touched.values()))
+            )
+        else:
+            await self._done(seq)
         return stats
+
+    async def _write(
+        self,
+        seq: int,
+        log_rows: list[tuple[object, ...]],
+        presence: list[tuple[str, date, str, str]],
+        flushes: list[FlushRows],
+        states: list[PartitionState],
+    ) -> None:
+        await self._io("write", lambda: self.store.write(log_rows, presence, flushes))
+        for state, rows in zip(states, flushes, strict=True):
+            mark_written(state, rows)
+        if self.on_written is not None:
+            await self.on_written({(f.topic, f.partition): f.version for f in flushes})
+        await self._done(seq)
+
+
+class _BatchBoot(BootStrategy):
+    # The event topics are fetched by streams.fetcher in whole batches; Faust's per-message
+    # consumer (and its conductor) are not started. Faust documents this switch for subclasses.
+    enable_kafka_consumer = False
+
+    def tables(self) -> Iterable[ServiceT]:
+        # No Faust tables (docs/architecture.md); their recovery would wait for an assignment
+        # from the consumer that is not started.
+        return []
+
+
+class WorkerApp(faust.App):
+    BootStrategy = _BatchBoot
 
 
 def create_app(
     settings: Settings, *, batch_max: int = 5000, batch_within_s: float = 0.2
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
-    app = faust.App(
+    app = WorkerApp(
         worker_group(settings),
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,
         topic_allow_declare=False,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
-        # A killed worker's partitions move on after 15 s, not Faust's default 60 s; heartbeats
-        # run in aiokafka's own task, so a busy batch does not cost the membership.
-        broker_session_timeout=15.0,
-        broker_heartbeat_interval=3.0,
-        stream_buffer_maxsize=batch_max * 4,
         producer_acks=-1,
         logging_config=None,
+        # Faust wants a data directory even without tables; not the current directory.
+        datadir=str(Path(tempfile.gettempdir()) / "frontline-faust" / worker_group(settings)),
     )
-    source = app.topic(
-        *event_topics(settings).values(),
-        value_serializer="raw",
-        key_serializer="raw",
-        allow_empty=True,
-    )
+    # Two batches queued at most: the fetcher stays one batch ahead of the agent.
+    batches = app.channel(maxsize=2)
     dead = app.topic(dead_letter_topic(settings), value_serializer="raw", key_serializer="raw")
     projector = Projector(StateStore(settings.clickhouse))
+    handed = 0  # batches given to the agent
+
+    async def on_revoked(revoked: set[TP]) -> None:
+        # Finish and commit what was fetched before letting the partitions go; the new owner
+        # loads their state from ClickHouse.
+        await projector.drain(handed)
+        projector.forget(revoked)
+
+    fetcher = BatchFetcher(
+        settings, batch_max=batch_max, within_s=batch_within_s, on_revoked=on_revoked
+    )
+    projector.on_written = fetcher.commit_written
     app.frontline_projector = projector  # type: ignore[attr-defined]
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-        projector.forget((tp.topic, tp.partition) for tp in revoked)
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def fetch_batches() -> None:
+        nonlocal handed
+        # Faust's consumer opens the flow into stream queues on its first assignment; with that
+        # consumer off (_BatchBoot), the fetcher opens it.
+        app.flow_control.resume()
+        await fetcher.start()
+        try:
+            while True:
+                messages = await fetcher.next_batch()
+                if messages:
+                    handed += 1
+                    await batches.send(value=(handed, messages))
+        finally:
+            await fetcher.stop()
 
-    @app.agent(source, concurrency=1)  # type: ignore[arg-type]  # Stream has take_events
-    async def project_events(stream: faust.Stream[bytes]) -> AsyncIterator[None]:
+    @app.agent(batches, concurrency=1)  # type: ignore[arg-type]  # Stream vs StreamT
+    async def project_events(
+        stream: faust.Stream[tuple[int, list[Message]]],
+    ) -> AsyncIterator[None]:
         last_report = time.monotonic()
-        async for batch in stream.take_events(batch_max, within=batch_within_s):
-            messages = [
-                Message(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    int((e.message.timestamp or 0) * 1000),
-                    e.message.value or b"",
-                )
-                for e in batch
-            ]
+        async for seq, messages in stream:
             try:
-                await projector.handle(messages, dead)
+                await projector.handle(seq, messages, dead)
             except PositionGapError as exc:
                 log.critical("%s", exc)
                 await app.crash(exc)

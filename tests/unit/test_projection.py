@@ -14,8 +14,9 @@ from projections.state import (
     Outcome,
     PartitionState,
     flush_rows,
-    mark_flushed,
+    mark_written,
     project,
+    take_flush,
 )
 
 TS_MS = 1_700_000_000_000  # broker timestamp, 2023: after every occurred_at below
@@ -122,13 +123,24 @@ def test_rejected_event_changes_no_count() -> None:
 
 def test_flush_versions_are_the_last_offset_and_clear_dirty_keys() -> None:
     state, _ = _run(_messages(_shift("s1", 8, 9), start=40))
-    rows = flush_rows(state)
+    rows = take_flush(state)
     assert rows.version == 41
     assert {r[6] for r in rows.counters} == {41}
     assert [r[2] for r in rows.shifts] == ["s1"]
-    mark_flushed(state, rows)
+    assert flush_rows(state).counters == []  # the next flush starts empty
+    assert state.checkpoint == -1  # ... but nothing is written yet
+    mark_written(state, rows)
     assert state.checkpoint == 41
-    assert flush_rows(state).counters == []
+
+
+def test_rows_taken_for_writing_do_not_change_with_the_next_batch() -> None:
+    state, _ = _run(_messages(_shift("s1", 8, 9), start=0))
+    rows = take_flush(state)
+    before = list(rows.counters)
+    for msg in _messages(_shift("s2", 10, 11), start=2):
+        project(state, msg)
+    assert list(rows.counters) == before
+    assert {r[6] for r in take_flush(state).counters} == {3}
 
 
 def test_late_event_updates_the_day_it_happened() -> None:
