@@ -253,7 +253,7 @@ def create_app(
         producer_acks=-1,
         logging_config=None,
         # Faust wants a data directory even without tables; not the current directory.
-        datadir=str(Path(tempfile.gettempdir()) / "frontline-faust" / worker_group(settings)),
+        datadir=str(Path(tempfile.gettempdir()) / f"frontline-faust.{worker_group(settings)}"),
     )
     # Two batches queued at most: the fetcher stays one batch ahead of the agent.
     batches = app.channel(maxsize=2)
