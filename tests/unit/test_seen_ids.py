@@ -1,0 +1,50 @@
+"""SeenIds behaves as a set of 128-bit ints across merges, including equal high halves."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import projections.seen_ids as seen_ids
+from projections.seen_ids import SeenIds
+
+
+def test_add_reports_new_and_known_ids_across_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seen_ids, "MIN_RECENT", 7)  # merge often
+    rng = random.Random(3)
+    ids = [rng.getrandbits(128) for _ in range(500)]
+    seen = SeenIds()
+    assert all(seen.add(i) for i in ids)
+    assert not any(seen.add(i) for i in ids)
+    assert len(seen) == 500
+    assert sorted(seen) == sorted(ids)
+    assert all(i in seen for i in ids)
+    assert not any(rng.getrandbits(128) in seen for _ in range(500))
+
+
+def test_ids_that_share_their_high_half_are_told_apart() -> None:
+    high = 0xDEADBEEF << 64
+    seen = SeenIds([high | 1, high | 5, (high + (1 << 64)) | 2])  # built merged
+    assert (high | 1) in seen
+    assert (high | 5) in seen
+    assert (high | 3) not in seen
+    assert seen.add(high | 3)
+    assert not seen.add(high | 5)
+    assert len(seen) == 4
+
+
+@given(st.lists(st.integers(0, (1 << 128) - 1), max_size=200), st.integers(1, 20))
+def test_matches_a_python_set(values: list[int], merge_at: int) -> None:
+    seen_ids.MIN_RECENT = merge_at
+    try:
+        seen, reference = SeenIds(), set()
+        for v in values:
+            assert seen.add(v) == (v not in reference)
+            reference.add(v)
+        assert sorted(seen) == sorted(reference)
+        assert len(seen) == len(reference)
+    finally:
+        seen_ids.MIN_RECENT = 50_000
