@@ -22,7 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from projections.state import Message
+from projections.state import Record
 from streams.settings import Settings
 from streams.topics import event_topics, worker_group
 
@@ -92,10 +92,10 @@ class BatchFetcher:
             raise RuntimeError("BatchFetcher.start() first")
         return self._consumer
 
-    async def next_batch(self) -> list[Message]:
+    async def next_batch(self) -> list[Record]:
         """The next non-empty batch, in offset order within each partition."""
         loop = asyncio.get_running_loop()
-        batch: list[Message] = []
+        batch: list[Record] = []
         deadline: float | None = None
         while len(batch) < self.batch_max:
             wait = 1.0 if deadline is None else deadline - loop.time()
@@ -105,10 +105,7 @@ class BatchFetcher:
                 timeout_ms=max(int(wait * 1000), 1), max_records=self.batch_max - len(batch)
             )
             for records in got.values():
-                batch.extend(
-                    Message(r.topic, r.partition, r.offset, r.timestamp, r.value or b"")
-                    for r in records
-                )
+                batch.extend(records)  # ConsumerRecords are Records
             if batch and deadline is None:
                 deadline = loop.time() + self.within_s
         return batch

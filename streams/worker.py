@@ -29,9 +29,9 @@ from mode import ServiceT
 
 from projections.state import (
     FlushRows,
-    Message,
     Outcome,
     PartitionState,
+    Record,
     mark_written,
     project,
     take_flush,
@@ -127,7 +127,7 @@ class Projector:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def _load_new(self, messages: Sequence[Message]) -> None:
+    async def _load_new(self, messages: Sequence[Record]) -> None:
         firsts: dict[TP, int] = {}
         for m in messages:
             tp = (m.topic, m.partition)
@@ -151,7 +151,7 @@ class Projector:
                 )
             self.states[(topic, partition)] = state
 
-    async def handle(self, seq: int, messages: Sequence[Message], dead: faust.TopicT) -> BatchStats:
+    async def handle(self, seq: int, messages: Sequence[Record], dead: faust.TopicT) -> BatchStats:
         """Project batch number `seq` and start writing it once the previous write is done."""
         await self._load_new(messages)
         stats = BatchStats()
@@ -185,7 +185,7 @@ class Projector:
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
                 record = reject_record(
-                    msg.value,
+                    msg.value or b"",
                     code=result.rejection.code,
                     message=result.rejection.message,
                     field=result.rejection.field,
@@ -296,7 +296,7 @@ def create_app(
 
     @app.agent(batches, concurrency=1)  # type: ignore[arg-type]  # Stream vs StreamT
     async def project_events(
-        stream: faust.Stream[tuple[int, list[Message]]],
+        stream: faust.Stream[tuple[int, list[Record]]],
     ) -> AsyncIterator[None]:
         last_report = time.monotonic()
         async for seq, messages in stream:
