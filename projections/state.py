@@ -114,8 +114,9 @@ class PartitionState:
     seen: SeenIds = field(default_factory=SeenIds)  # accepted event_ids, as 128-bit ints
     counters: dict[CounterKey, Counter] = field(default_factory=dict)
     shifts: dict[str, Shift] = field(default_factory=dict)
-    dirty_counters: set[CounterKey] = field(default_factory=set)
-    dirty_shifts: set[str] = field(default_factory=set)
+    # Keys changed since the last flush, in first-change order: deterministic without sorting.
+    dirty_counters: dict[CounterKey, None] = field(default_factory=dict)
+    dirty_shifts: dict[str, None] = field(default_factory=dict)
 
 
 class Projected(NamedTuple):  # a tuple: one per message
@@ -172,7 +173,7 @@ def _bump(state: PartitionState, key: CounterKey) -> Counter:
     counter = state.counters.get(key)
     if counter is None:
         counter = state.counters[key] = Counter()
-    state.dirty_counters.add(key)
+    state.dirty_counters[key] = None
     counter.events += 1
     return counter
 
@@ -246,7 +247,7 @@ def _pair_shift(state: PartitionState, event: Event, day: date) -> None:
             shift.team_id = event.team_id
             shift.site_id = event.data.site_id
             shift.volunteer_id = event.volunteer_id
-    state.dirty_shifts.add(shift_id)
+    state.dirty_shifts[shift_id] = None
 
 
 def content_hash(raw: bytes) -> str:
@@ -338,10 +339,10 @@ def flush_rows(state: PartitionState) -> FlushRows:
     v = state.applied
     counters = [
         (state.topic, state.partition, *key, v, *state.counters[key].values())
-        for key in sorted(state.dirty_counters)
+        for key in state.dirty_counters
     ]
     shifts = []
-    for shift_id in sorted(state.dirty_shifts):
+    for shift_id in state.dirty_shifts:
         s = state.shifts[shift_id]
         shifts.append(
             (

@@ -170,10 +170,22 @@ class Projector:
                 touched[tp] = state
                 stats.accepted += 1
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
-                for row in result.presence:
-                    if row not in presence_sent:
-                        presence_sent[row] = None
-                        presence.append(row)
+                team_day, volunteer_day, org_all, team_all, volunteer_all = result.presence
+                # A day row in the cache was sent with the all-time rows of its event, in the
+                # same write: those need no lookup of their own.
+                if team_day not in presence_sent:
+                    presence_sent[team_day] = None
+                    presence.append(team_day)
+                    for row in (org_all, team_all):
+                        if row not in presence_sent:
+                            presence_sent[row] = None
+                            presence.append(row)
+                if volunteer_day not in presence_sent:
+                    presence_sent[volunteer_day] = None
+                    presence.append(volunteer_day)
+                    if volunteer_all not in presence_sent:
+                        presence_sent[volunteer_all] = None
+                        presence.append(volunteer_all)
             elif outcome is Outcome.ALREADY_APPLIED:
                 stats.redelivered += 1
             elif outcome is Outcome.DUPLICATE:
