@@ -61,12 +61,7 @@ def _insert(
     client: Client, table: str, columns: Sequence[str], rows: list[tuple[object, ...]]
 ) -> None:
     if rows:
-        # Columnar: zip transposes in C; the driver's own row-to-column pass is Python.
-        client.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES",
-            list(zip(*rows, strict=True)),
-            columnar=True,
-        )
+        client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
 
 
 class StateStore:
