@@ -58,7 +58,10 @@ GROUP BY shift_id
 
 
 def _insert(
-    client: Client, table: str, columns: Sequence[str], rows: list[tuple[object, ...]]
+    client: Client,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
 ) -> None:
     if rows:
         client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
@@ -122,19 +125,16 @@ class StateStore:
 
     def write(
         self,
-        log_rows: list[tuple[object, ...]],
+        log_rows: list[list[object]],
         presence: Iterable[tuple[str, date, str, str]],
         flushes: Sequence[FlushRows],
     ) -> None:
         """Write one flush; the checkpoints go last, after everything they cover."""
         now_ms = int(time.time() * 1000)
         client = self.client
-        _insert(
-            client,
-            "event_log",
-            (*EVENT_LOG_COLUMNS, "written_at_ms"),
-            [(*r, now_ms) for r in log_rows],
-        )
+        for row in log_rows:
+            row[-1] = now_ms  # written_at_ms
+        _insert(client, "event_log", EVENT_LOG_COLUMNS, log_rows)
         _insert(client, "presence", ("dim", "day", "org_id", "member"), list(presence))
         _insert(client, "counters", COUNTER_ROW_COLUMNS, [r for f in flushes for r in f.counters])
         _insert(client, "shifts", SHIFT_ROW_COLUMNS, [r for f in flushes for r in f.shifts])

@@ -155,7 +155,7 @@ class Projector:
         """Project batch number `seq` and start writing it once the previous write is done."""
         await self._load_new(messages)
         stats = BatchStats()
-        log_rows: list[tuple[object, ...]] = []
+        log_rows: list[list[object]] = []
         presence: list[tuple[str, date, str, str]] = []
         pending_dead: list[Any] = []
         touched: dict[TP, PartitionState] = {}
@@ -228,7 +228,7 @@ class Projector:
     async def _write(
         self,
         seq: int,
-        log_rows: list[tuple[object, ...]],
+        log_rows: list[list[object]],
         presence: list[tuple[str, date, str, str]],
         flushes: list[FlushRows],
         states: list[PartitionState],
