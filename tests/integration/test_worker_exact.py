@@ -18,6 +18,7 @@ from kafka.admin import KafkaAdminClient
 from projections import queries
 from projections.database import create_database, drop_database
 from streams.dead_letters import read_dead_letter
+from streams.lag import partition_lag
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from tests.integration.harness import (
@@ -112,9 +113,23 @@ def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) ->
     try:
         wait_caught_up(isolated, [worker], log)
         _assert_counts_exact(isolated, expected)
+        _assert_commits_follow_checkpoints(isolated)
     finally:
         stop(worker)
     assert _dead_letter_codes(isolated) == expected["meta"]["invalid_by_code"]
+
+
+def _assert_commits_follow_checkpoints(settings: Settings, timeout: float = 15) -> None:
+    """The fetcher commits `checkpoint + 1` once a partition's write is done, no further."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lags = [r for r in partition_lag(settings) if r.checkpoint is not None]
+        behind = [r for r in lags if r.committed != (r.checkpoint or 0) + 1]
+        if lags and not behind:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"commits do not follow the checkpoints: {behind[:3]}")
+        time.sleep(0.5)
 
 
 def test_replay_into_an_empty_database_gives_the_same_rows(
