@@ -221,6 +221,9 @@ class Projector:
             self._writing = asyncio.ensure_future(
                 self._write(seq, log_rows, presence, flushes, list(touched.values()))
             )
+            # Let the task hand the write to the writer thread now: the next batch may arrive
+            # without the loop ever suspending, and the write would then wait until settle().
+            await asyncio.sleep(0)
         else:
             await self._done(seq)
         return stats
@@ -257,7 +260,7 @@ class WorkerApp(faust.App):
 
 
 def create_app(
-    settings: Settings, *, batch_max: int = 5000, batch_within_s: float = 0.2
+    settings: Settings, *, batch_max: int = 20_000, batch_within_s: float = 0.2
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
     app = WorkerApp(
@@ -272,8 +275,9 @@ def create_app(
         # Faust wants a data directory even without tables; not the current directory.
         datadir=str(Path(tempfile.gettempdir()) / f"frontline-faust.{worker_group(settings)}"),
     )
-    # Two batches queued at most: the fetcher stays one batch ahead of the agent.
-    batches = app.channel(maxsize=2)
+    # One batch queued at most: the fetcher stays one batch ahead of the agent (memory: one
+    # batch fetched, one queued, one projected, one being written).
+    batches = app.channel(maxsize=1)
     dead = app.topic(dead_letter_topic(settings), value_serializer="raw", key_serializer="raw")
     projector = Projector(StateStore(settings.clickhouse))
     handed = 0  # batches given to the agent

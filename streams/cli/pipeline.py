@@ -42,7 +42,13 @@ def migrate(show_status: bool) -> None:
 
 
 @main.command("worker")
-@click.option("--batch", type=click.IntRange(1, 100_000), default=5000, show_default=True)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=20_000,
+    show_default=True,
+    help="max messages per micro-batch (larger: fewer ClickHouse parts to merge)",
+)
 @click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
 @click.option("--loglevel", default="info", show_default=True)
 def worker(batch: int, within: float, loglevel: str) -> None:
