@@ -260,7 +260,7 @@ class WorkerApp(faust.App):
 
 
 def create_app(
-    settings: Settings, *, batch_max: int = 20_000, batch_within_s: float = 0.2
+    settings: Settings, *, batch_max: int = 5000, batch_within_s: float = 0.2
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
     app = WorkerApp(

@@ -45,9 +45,9 @@ def migrate(show_status: bool) -> None:
 @click.option(
     "--batch",
     type=click.IntRange(1, 100_000),
-    default=20_000,
+    default=5000,
     show_default=True,
-    help="max messages per micro-batch (larger: fewer ClickHouse parts to merge)",
+    help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
 )
 @click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
 @click.option("--loglevel", default="info", show_default=True)
