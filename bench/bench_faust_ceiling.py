@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_worker import fresh_settings, produce, synthetic  # noqa: E402
+from projections.database import drop_database  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import event_topics  # noqa: E402
 
@@ -106,9 +107,10 @@ def main() -> None:
         return
     prefix = args.prefix
     if prefix is None:
-        tag = "c" + uuid.uuid4().hex[:6]
-        prefix = fresh_settings(tag).topic_prefix
-        produce(fresh_settings(tag), synthetic(random.Random(7), args.events))
+        settings = fresh_settings("c" + uuid.uuid4().hex[:6])
+        drop_database(settings.clickhouse)  # only the topics are needed
+        prefix = settings.topic_prefix
+        produce(settings, synthetic(random.Random(7), args.events))
     for which in ("aiokafka", "faust"):
         cmd = [sys.executable, __file__, "--only", which, "--prefix", prefix]
         subprocess.run([*cmd, "--events", str(args.events)], check=True, timeout=900)

@@ -37,14 +37,13 @@ from projections.state import (
     take_flush,
 )
 from projections.state_store import StateStore
-from streams.fetcher import BatchFetcher
+from streams.fetcher import TP, BatchFetcher
 from streams.rejects import reject_record
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 
 log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
-TP = tuple[str, int]
 PRESENCE_CACHE = 300_000  # recent presence rows not re-sent; any overflow is only re-inserted
 
 
@@ -166,33 +165,25 @@ class Projector:
             state = states[tp]
             result = project(state, msg)
             outcome = result.outcome
+            if outcome is not Outcome.ALREADY_APPLIED:
+                touched[tp] = state  # its checkpoint moves on
             if outcome is Outcome.ACCEPTED:
-                touched[tp] = state
                 stats.accepted += 1
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
                 team_day, volunteer_day, org_all, team_all, volunteer_all = result.presence
                 # A day row in the cache was sent with the all-time rows of its event, in the
                 # same write: those need no lookup of their own.
-                if team_day not in presence_sent:
-                    presence_sent[team_day] = None
-                    presence.append(team_day)
-                    for row in (org_all, team_all):
-                        if row not in presence_sent:
-                            presence_sent[row] = None
-                            presence.append(row)
-                if volunteer_day not in presence_sent:
-                    presence_sent[volunteer_day] = None
-                    presence.append(volunteer_day)
-                    if volunteer_all not in presence_sent:
-                        presence_sent[volunteer_all] = None
-                        presence.append(volunteer_all)
+                for rows in ((team_day, org_all, team_all), (volunteer_day, volunteer_all)):
+                    if rows[0] not in presence_sent:
+                        for row in rows:
+                            if row not in presence_sent:
+                                presence_sent[row] = None
+                                presence.append(row)
             elif outcome is Outcome.ALREADY_APPLIED:
                 stats.redelivered += 1
             elif outcome is Outcome.DUPLICATE:
-                touched[tp] = state  # its checkpoint moves on
                 stats.duplicates += 1
             else:
-                touched[tp] = state
                 stats.rejected += 1
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
@@ -292,7 +283,6 @@ def create_app(
         settings, batch_max=batch_max, within_s=batch_within_s, on_revoked=on_revoked
     )
     projector.on_written = fetcher.commit_written
-    app.frontline_projector = projector  # type: ignore[attr-defined]
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def fetch_batches() -> None:
