@@ -3,7 +3,7 @@
 Imports nothing else of Frontline. Downstream code uses only the names re-exported here.
 """
 
-from events.decode import SHANGHAI, decode, encode, local_day
+from events.decode import SHANGHAI, decode, decode_at, encode, local_day
 from events.envelope import Envelope
 from events.privacy import contact_ref, looks_like_phone, normalize_phone
 from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, Rejected
@@ -49,6 +49,7 @@ __all__ = [
     "VolunteerCheckedOut",
     "contact_ref",
     "decode",
+    "decode_at",
     "encode",
     "family",
     "local_day",

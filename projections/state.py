@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from enum import Enum
-from operator import attrgetter
 from sys import intern
 from typing import NamedTuple, Protocol
 
@@ -28,9 +27,10 @@ from events import (
     TracingCallRecorded,
     VolunteerCheckedIn,
     VolunteerCheckedOut,
-    decode,
-    local_day,
+    decode_at,
 )
+from projections import counters as c
+from projections.counters import Counters
 from projections.seen_ids import SeenIds
 
 ALL_TIME = date(1970, 1, 1)  # the `day` of all-time presence rows
@@ -69,25 +69,17 @@ class Outcome(Enum):
     REJECTED = "rejected"
 
 
-# slots: a scale-1 campaign holds ~10^5 counters and shifts per worker.
-@dataclass(slots=True)
-class Counter:
-    events: int = 0
-    calls: int = 0
-    calls_reached: int = 0
-    call_s: int = 0
-    sampling_assists: int = 0
-    disinfected_m2: int = 0
-    floors: int = 0
-    donations_fen: int = 0
-
-    def values(self) -> tuple[int, ...]:
-        return _counter_values(self)
-
-
-COUNTER_COLUMNS = tuple(f.name for f in fields(Counter))
-_counter_values = attrgetter(*COUNTER_COLUMNS)
-CounterKey = tuple[str, date, str, str]  # dim, day, org_id, member
+# The values of a counter, in projections.counters' order.
+COUNTER_COLUMNS = (
+    "events",
+    "calls",
+    "calls_reached",
+    "call_s",
+    "sampling_assists",
+    "disinfected_m2",
+    "floors",
+    "donations_fen",
+)
 
 
 @dataclass(slots=True)
@@ -112,10 +104,9 @@ class PartitionState:
     checkpoint: int = -1  # last offset applied and written; -1: nothing yet
     applied: int = -1  # last offset applied in memory (>= checkpoint)
     seen: SeenIds = field(default_factory=SeenIds)  # accepted event_ids, as 128-bit ints
-    counters: dict[CounterKey, Counter] = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
     shifts: dict[str, Shift] = field(default_factory=dict)
-    # Keys changed since the last flush, in first-change order: deterministic without sorting.
-    dirty_counters: dict[CounterKey, None] = field(default_factory=dict)
+    # Changed since the last flush, in first-change order: deterministic without sorting.
     dirty_shifts: dict[str, None] = field(default_factory=dict)
 
 
@@ -132,27 +123,29 @@ def project(state: PartitionState, msg: Record) -> Projected:
     if msg.offset <= state.applied:
         return Projected(Outcome.ALREADY_APPLIED)
     state.applied = msg.offset
-    received = datetime.fromtimestamp(msg.timestamp / 1000, UTC)
     try:
         # The broker's timestamp, not the clock: a replay decides exactly as the first run did.
-        event = decode(msg.value or b"", received_at=received)
+        event, occurred_s = decode_at(msg.value or b"", msg.timestamp / 1000)
     except Rejected as rejection:
         return Projected(Outcome.REJECTED, rejection=rejection)
     key = event.event_id.int
     if not state.seen.add(key):
         return Projected(Outcome.DUPLICATE, event=event)
-    day = _shared_day(local_day(event))
+    second = int(occurred_s)  # >= 2019 (schema): int() is the floor
+    day_number = (second + _SHANGHAI_S) // 86_400  # the Asia/Shanghai day (no DST since 1991)
+    day = c.day_of(day_number)
     org, team, volunteer = intern(event.org_id), intern(event.team_id), intern(event.volunteer_id)
     # _AT_A_SITE holds the types whose data has site_id; mypy cannot narrow through a set.
     site = intern(event.data.site_id) if type(event) in _AT_A_SITE else ""  # type: ignore[union-attr]
-    _count(state, event, day, org, team, site)
+    _count(state.counters, event, day_number, org, team, site)
+    at = _utc_naive(second)
     shift_id = ""
     if type(event) in _SHIFT_EVENTS:
-        shift_id = _pair_shift(state, event, day)
+        shift_id = _pair_shift(state, event, day, at)
     return Projected(
         Outcome.ACCEPTED,
         event=event,
-        log_row=_log_row(msg, event, day, site, shift_id),
+        log_row=_log_row(msg, event, at, day, site, shift_id),
         presence=(
             ("team", day, org, team),
             ("volunteer", day, org, volunteer),
@@ -163,23 +156,7 @@ def project(state: PartitionState, msg: Record) -> Projected:
     )
 
 
-# Counter keys and cached presence rows hold millions of references to a few thousand ids and
-# days: one shared object each instead of one per event saves ~150 bytes per key at scale 1.
-_DAYS: dict[date, date] = {}
-
-
-def _shared_day(day: date) -> date:
-    return _DAYS.setdefault(day, day)
-
-
-def _bump(state: PartitionState, key: CounterKey) -> Counter:
-    counter = state.counters.get(key)
-    if counter is None:
-        counter = state.counters[key] = Counter()
-    state.dirty_counters[key] = None
-    counter.events += 1
-    return counter
-
+_SHANGHAI_S = 8 * 3600
 
 # Exact types, looked up in a set: cheaper per event than isinstance with a union.
 _AT_A_SITE = frozenset(
@@ -188,45 +165,48 @@ _AT_A_SITE = frozenset(
 _SHIFT_EVENTS = frozenset({VolunteerCheckedIn, VolunteerCheckedOut})
 
 
-def _count(state: PartitionState, event: Event, day: date, org: str, team: str, site: str) -> None:
-    targets = [
-        _bump(state, ("org", day, org, org)),
-        _bump(state, ("team", day, org, team)),
-    ]
+def _count(
+    counters: Counters, event: Event, day_number: int, org: str, team: str, site: str
+) -> None:
+    prefix = c.day_prefix(day_number, org)
+    bump, values = counters.bump, counters.values
+    targets = [bump(c.member_key(prefix, c.ORG, org)), bump(c.member_key(prefix, c.TEAM, team))]
     if site:
-        targets.append(_bump(state, ("site", day, org, site)))
+        targets.append(bump(c.member_key(prefix, c.SITE, site)))
     if isinstance(event, TracingCallRecorded):
         reached = event.data.outcome.value == "reached"
-        targets.append(_bump(state, ("outcome", day, org, event.data.outcome.value)))
-        for c in targets:
-            c.calls += 1
-            c.calls_reached += reached
-            c.call_s += event.data.duration_s
+        targets.append(bump(c.member_key(prefix, c.OUTCOME, event.data.outcome.value)))
+        for at in targets:
+            values[at + c.CALLS] += 1
+            values[at + c.CALLS_REACHED] += reached
+            values[at + c.CALL_S] += event.data.duration_s
     elif isinstance(event, SamplingAssisted):
-        for c in targets:
-            c.sampling_assists += event.data.people_assisted
+        for at in targets:
+            values[at + c.SAMPLING_ASSISTS] += event.data.people_assisted
     elif isinstance(event, DisinfectionCompleted):
-        for c in targets:
-            c.disinfected_m2 += event.data.area_m2
-            c.floors += event.data.floors
+        for at in targets:
+            values[at + c.DISINFECTED_M2] += event.data.area_m2
+            values[at + c.FLOORS] += event.data.floors
     elif isinstance(event, DonationReceived):
-        for c in targets:
-            c.donations_fen += event.data.amount_fen
+        for at in targets:
+            values[at + c.DONATIONS_FEN] += event.data.amount_fen
 
 
-def _utc_naive(moment: datetime) -> datetime:
+def _utc_naive(second: int) -> datetime:
     # ClickHouse DateTime holds seconds; the server and the driver agree on naive = UTC.
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return _EPOCH_NAIVE + timedelta(seconds=second)
 
 
-def _pair_shift(state: PartitionState, event: Event, day: date) -> str:
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+
+
+def _pair_shift(state: PartitionState, event: Event, day: date, at: datetime) -> str:
     """Pair a check-in or check-out with its shift; returns the shift_id."""
     assert isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut)
     shift_id = event.data.shift_id
     shift = state.shifts.get(shift_id)
     if shift is None:
         shift = state.shifts[shift_id] = Shift()
-    at = _utc_naive(event.occurred_at)
     if isinstance(event, VolunteerCheckedIn):
         # The earliest check-in of a shift starts it; its day and org own the shift.
         if shift.has_in and at >= shift.checked_in_at:
@@ -280,7 +260,9 @@ EVENT_LOG_COLUMNS = (
 )
 
 
-def _log_row(msg: Record, event: Event, day: date, site: str, shift_id: str) -> list[object]:
+def _log_row(
+    msg: Record, event: Event, at: datetime, day: date, site: str, shift_id: str
+) -> list[object]:
     # A list: the writer sets written_at_ms in place instead of copying every row.
     return [
         msg.topic,
@@ -290,7 +272,7 @@ def _log_row(msg: Record, event: Event, day: date, site: str, shift_id: str) -> 
         event.event_id,
         event.type,
         event.schema_version,
-        _utc_naive(event.occurred_at),
+        at,
         day,
         event.org_id,
         event.team_id,
@@ -345,8 +327,7 @@ def flush_rows(state: PartitionState) -> FlushRows:
     """Rows for every key changed since the last flush, at version = last offset applied."""
     v = state.applied
     counters = [
-        (state.topic, state.partition, *key, v, *state.counters[key].values())
-        for key in state.dirty_counters
+        (state.topic, state.partition, *key, v, *values) for key, values in state.counters.changed()
     ]
     shifts = []
     for shift_id in state.dirty_shifts:
@@ -377,7 +358,7 @@ def take_flush(state: PartitionState) -> FlushRows:
     The rows are values, not views of the state: projecting the next batch while they are
     being written changes neither them nor the next flush."""
     rows = flush_rows(state)
-    state.dirty_counters.clear()
+    state.counters.clear_changed()
     state.dirty_shifts.clear()
     return rows
 

@@ -22,7 +22,6 @@ from projections.state import (
     COUNTER_ROW_COLUMNS,
     EVENT_LOG_COLUMNS,
     SHIFT_ROW_COLUMNS,
-    Counter,
     FlushRows,
     PartitionState,
     Shift,
@@ -100,7 +99,7 @@ class StateStore:
         params["version"] = state.checkpoint
         state.seen = SeenIds(uuid.int for (uuid,) in self.client.execute(SEEN, params))
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
-            state.counters[(dim, day, org, member)] = Counter(*values)
+            state.counters.load(dim, day, org, member, tuple(values))
         for (
             shift_id,
             has_in,

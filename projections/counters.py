@@ -1,0 +1,120 @@
+"""One partition's additive counters, packed: no Python object per counter.
+
+A worker holds millions of counters at scale 1 (2.3 M keys for the 5.7 M-event campaign). As a
+dict of (dim, day, org, member) tuples to slotted objects they took ~204 bytes each, and the
+garbage collector walked every one of those objects on each full collection: with it off,
+catch-up ran 22 % faster. Here a key is one int (dimension, day number and two interned name
+indexes) and the eight values live in one `array('q')`, so the dict holds only ints and the
+collector never looks at it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from datetime import date, timedelta
+
+STRIDE = 8  # values per counter, in COUNTER_COLUMNS order (projections.state)
+EVENTS, CALLS, CALLS_REACHED, CALL_S, SAMPLING_ASSISTS, DISINFECTED_M2, FLOORS, DONATIONS_FEN = (
+    range(STRIDE)
+)
+DIMS = ("org", "team", "site", "outcome")
+ORG, TEAM, SITE, OUTCOME = range(len(DIMS))
+_DIM_OF = {name: i for i, name in enumerate(DIMS)}
+
+_NAME_BITS = 20  # interned org/team/site/outcome names per process: ~10^4 in the article
+_NAME_MASK = (1 << _NAME_BITS) - 1
+_EPOCH = date(1970, 1, 1)
+
+# Names and days are shared by every partition of the process; they only ever grow, by the
+# number of distinct organisations, teams, sites and days.
+_NAMES: list[str] = []
+_INDEX: dict[str, int] = {}
+_DAYS: dict[int, date] = {}
+
+
+def name_index(name: str) -> int:
+    i = _INDEX.get(name)
+    if i is None:
+        i = len(_NAMES)
+        if i > _NAME_MASK:
+            raise OverflowError(
+                f"more than {_NAME_MASK + 1} distinct org/team/site ids in one worker process"
+            )
+        _INDEX[name] = i
+        _NAMES.append(name)
+    return i
+
+
+def day_of(number: int) -> date:
+    """The date `number` days after 1970-01-01, one shared object per day."""
+    day = _DAYS.get(number)
+    if day is None:
+        day = _DAYS[number] = _EPOCH + timedelta(days=number)
+    return day
+
+
+def day_prefix(day_number: int, org: str) -> int:
+    """The part of a key shared by every counter one event bumps."""
+    return ((day_number << _NAME_BITS) | name_index(org)) << (_NAME_BITS + 2)
+
+
+def member_key(prefix: int, dim: int, member: str) -> int:
+    return prefix | (name_index(member) << 2) | dim
+
+
+def pack(dim: str, day: date, org: str, member: str) -> int:
+    return member_key(day_prefix((day - _EPOCH).days, org), _DIM_OF[dim], member)
+
+
+def unpack(key: int) -> tuple[str, date, str, str]:
+    member = _NAMES[(key >> 2) & _NAME_MASK]
+    org = _NAMES[(key >> (_NAME_BITS + 2)) & _NAME_MASK]
+    return DIMS[key & 3], day_of(key >> (2 * _NAME_BITS + 2)), org, member
+
+
+class Counters:
+    """Counters by packed key, and the keys changed since the last flush in first-change order."""
+
+    __slots__ = ("_dirty", "_slot", "values")
+
+    def __init__(self) -> None:
+        self._slot: dict[int, int] = {}  # key -> offset of its first value in `values`
+        self.values = array("q")
+        self._dirty: dict[int, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def bump(self, key: int) -> int:
+        """Count one more event under `key`; returns the offset of its values for the rest."""
+        at = self._slot.get(key)
+        if at is None:
+            at = self._slot[key] = len(self.values)
+            self.values.extend(_ZEROS)
+        self.values[at] += 1
+        self._dirty[key] = None
+        return at
+
+    def get(self, dim: str, day: date, org: str, member: str) -> tuple[int, ...] | None:
+        at = self._slot.get(pack(dim, day, org, member))
+        return None if at is None else tuple(self.values[at : at + STRIDE])
+
+    def load(self, dim: str, day: date, org: str, member: str, values: tuple[int, ...]) -> None:
+        """Set a counter as read back from ClickHouse (not marked as changed)."""
+        key = pack(dim, day, org, member)
+        at = self._slot.get(key)
+        if at is None:
+            at = self._slot[key] = len(self.values)
+            self.values.extend(_ZEROS)
+        self.values[at : at + STRIDE] = array("q", values)
+
+    def changed(self) -> list[tuple[tuple[str, date, str, str], tuple[int, ...]]]:
+        """(dim, day, org, member) and values of every key changed since `clear_changed`."""
+        values, slot = self.values, self._slot
+        return [(unpack(key), tuple(values[slot[key] : slot[key] + STRIDE])) for key in self._dirty]
+
+    def clear_changed(self) -> None:
+        self._dirty.clear()
+
+
+_ZEROS = array("q", [0] * STRIDE)

@@ -1,0 +1,55 @@
+"""The packed counters against a plain dict model of the same bumps."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections import counters as c
+from projections.counters import Counters
+
+KEYS = st.tuples(
+    st.sampled_from(c.DIMS),
+    st.integers(0, 30_000).map(lambda n: date(1970, 1, 1) + timedelta(days=n)),
+    st.sampled_from(["org-0001", "org-0002", "org-9999"]),
+    st.sampled_from(["org-0001", "team-0001-0001", "site-00001", "reached", ""]),
+)
+
+
+def test_pack_round_trips() -> None:
+    key = ("site", date(2022, 3, 17), "org-0042", "site-00105")
+    assert c.unpack(c.pack(*key)) == key
+    assert c.day_of(19_068) is c.day_of(19_068)  # one shared date per day
+
+
+@given(st.lists(st.tuples(KEYS, st.integers(0, 7), st.integers(0, 10**12)), max_size=60))
+def test_bumps_match_a_dict_of_lists(
+    bumps: list[tuple[tuple[str, date, str, str], int, int]],
+) -> None:
+    counters = Counters()
+    model: dict[tuple[str, date, str, str], list[int]] = {}
+    for key, column, amount in bumps:
+        at = counters.bump(c.pack(*key))
+        if column:
+            counters.values[at + column] += amount
+        row = model.setdefault(key, [0] * c.STRIDE)
+        row[c.EVENTS] += 1
+        if column:
+            row[column] += amount
+    assert len(counters) == len(model)
+    assert counters.changed() == [(key, tuple(row)) for key, row in model.items()]
+    for key, row in model.items():
+        assert counters.get(*key) == tuple(row)
+    counters.clear_changed()
+    assert counters.changed() == []
+
+
+def test_loaded_values_are_not_changes_until_bumped() -> None:
+    counters = Counters()
+    key = ("team", date(2022, 3, 17), "org-0001", "team-0001-0001")
+    counters.load(*key, (5, 1, 1, 60, 0, 0, 0, 0))
+    assert counters.changed() == []
+    counters.bump(c.pack(*key))
+    assert counters.changed() == [(key, (6, 1, 1, 60, 0, 0, 0, 0))]
