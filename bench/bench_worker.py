@@ -23,12 +23,14 @@ import argparse
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -137,11 +139,13 @@ def produce(settings: Settings, events: list[tuple[str, bytes, bytes, int]]) -> 
     producer.close()
 
 
-def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, log: Path, extra: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings.environ()}
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", *extra],
             env=env,
             cwd=ROOT,
             stdout=out,
@@ -170,7 +174,9 @@ def simulated(s: Settings, scale: float) -> tuple[int, int]:
     return meta["meta"]["lines"] - meta["meta"]["invalid"], meta["totals"]["sampling_assists"]
 
 
-def catchup(n: int, scale: float | None, reuse: str | None) -> None:
+def catchup(
+    n: int, scale: float | None, reuse: str | None, worker_args: Sequence[str] = ()
+) -> None:
     tag = "w" + uuid.uuid4().hex[:6]
     s = fresh_settings(tag, reuse)
     t0 = time.monotonic()
@@ -188,7 +194,7 @@ def catchup(n: int, scale: float | None, reuse: str | None) -> None:
     print(f"put {n} events on the topics in {time.monotonic() - t0:.1f} s")
     log = Path(f"/tmp/bench-worker-{tag}.log")
     t0 = time.monotonic()
-    worker = start_worker(s, log)
+    worker = start_worker(s, log, worker_args)
     peak = 0.0
     try:
         while True:
@@ -217,11 +223,11 @@ def catchup(n: int, scale: float | None, reuse: str | None) -> None:
     drop_database(s.clickhouse)
 
 
-def freshness(rate: int, seconds: int) -> None:
+def freshness(rate: int, seconds: int, worker_args: Sequence[str] = ()) -> None:
     tag = "w" + uuid.uuid4().hex[:6]
     s = fresh_settings(tag)
     log = Path(f"/tmp/bench-fresh-{tag}.log")
-    worker = start_worker(s, log)
+    worker = start_worker(s, log, worker_args)
     client = s.dashboard.client()
     producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=0)
     rng = random.Random(11)
@@ -275,11 +281,18 @@ def main() -> None:
     f = sub.add_parser("freshness")
     f.add_argument("--rate", type=int, default=1000)
     f.add_argument("--seconds", type=int, default=60)
+    for p in (c, f):
+        p.add_argument(
+            "--worker-args",
+            default="",
+            help='options for `frontline worker`, e.g. "--batch 10000 --write-max 40000"',
+        )
     args = parser.parse_args()
+    extra = shlex.split(args.worker_args)
     if args.cmd == "catchup":
-        catchup(args.events, args.simulated, args.reuse)
+        catchup(args.events, args.simulated, args.reuse, extra)
     else:
-        freshness(args.rate, args.seconds)
+        freshness(args.rate, args.seconds, extra)
 
 
 if __name__ == "__main__":

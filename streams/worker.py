@@ -12,6 +12,7 @@ skipped, so exactness never depends on them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import tempfile
 import time
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +49,18 @@ T = TypeVar("T")
 PRESENCE_CACHE = 300_000  # recent presence rows not re-sent; any overflow is only re-inserted
 
 
+# Python's default (700, 10, 10) ran a young collection every ~100 events and a full one every
+# ~20,000; those walked ~1.5 M objects (recent event ids, the presence cache, fetched batches)
+# and took 11 s of a 60 s catch-up. A batch's objects die by reference count, not by cycles, so
+# collecting a hundred times less often loses nothing: 18,754 -> 22,112 events/s at scale 0.2.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often (GC_THRESHOLDS); for the worker process only."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class PositionGapError(Exception):
     """Kafka delivered a partition from further on than ClickHouse's checkpoint: counting on
     would silently skip events, so the worker stops and says why."""
@@ -71,6 +85,10 @@ class Projector:
     """Per-process projection state for the partitions this worker consumes."""
 
     store: StateStore
+    # While the next batch is already fetched, the rows of consecutive batches are written
+    # together, up to this many messages: fewer, larger inserts and one row per counter changed
+    # in all of them (docs/architecture.md, "Flow of one event").
+    write_max: int = 20_000
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ch"))
     states: dict[TP, PartitionState] = field(default_factory=dict)
     # OrderedDict, not dict: evicting a plain dict's oldest key with next(iter()) scans the
@@ -84,6 +102,13 @@ class Projector:
     batches_done: int = 0  # batches projected and written, in order
     _writing: asyncio.Task[None] | None = None
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # Projected, not yet handed to a write: rows, the partitions they move, the last batch.
+    _log_rows: list[list[object]] = field(default_factory=list)
+    _presence: list[tuple[str, date, str, str]] = field(default_factory=list)
+    _touched: dict[TP, PartitionState] = field(default_factory=dict)
+    _pending_seq: int = 0
+    _pending_messages: int = 0
+    _taken_seq: int = 0  # the last batch handed to a write
 
     def forget(self, tps: Iterable[TP]) -> None:
         """A revoked partition's state may move on elsewhere: reload it if it comes back."""
@@ -100,11 +125,16 @@ class Projector:
             self.batches_done = batches
             self._progress.notify_all()
 
-    async def settle(self) -> None:
+    async def wait_for_write(self) -> None:
         """Wait for the write in flight, if any (it retries until it succeeds)."""
         if self._writing is not None:
             await self._writing
             self._writing = None
+
+    async def settle(self) -> None:
+        """Write everything projected so far and wait until it is written."""
+        await self._start_write()
+        await self.wait_for_write()
 
     async def _io(self, what: str, fn: Callable[[], T]) -> T:
         """Run blocking ClickHouse I/O; on failure stop here (so consumption stops) and retry."""
@@ -150,14 +180,21 @@ class Projector:
                 )
             self.states[(topic, partition)] = state
 
-    async def handle(self, seq: int, messages: Sequence[Record], dead: faust.TopicT) -> BatchStats:
-        """Project batch number `seq` and start writing it once the previous write is done."""
+    async def handle(
+        self,
+        seq: int,
+        messages: Sequence[Record],
+        dead: faust.TopicT,
+        more_fetched: Callable[[], bool] = lambda: False,
+    ) -> BatchStats:
+        """Project batch number `seq`; write it now, or with the next batches if `more_fetched()`
+        says one is already waiting (catch-up) and fewer than `write_max` messages wait."""
         await self._load_new(messages)
         stats = BatchStats()
-        log_rows: list[list[object]] = []
-        presence: list[tuple[str, date, str, str]] = []
+        log_rows = self._log_rows
+        presence = self._presence
         pending_dead: list[Any] = []
-        touched: dict[TP, PartitionState] = {}
+        touched = self._touched
         states = self.states
         presence_sent = self.presence_sent
         for msg in messages:
@@ -205,9 +242,24 @@ class Projector:
         # Dead letters are durable before the checkpoint moves past them.
         for fut in pending_dead:
             await fut
-        flushes = [take_flush(s) for s in touched.values()]
-        await self.settle()  # one write in flight, in batch order
         self.totals.add(stats)
+        self._pending_seq = seq
+        self._pending_messages += len(messages)
+        if self._pending_messages >= self.write_max or not more_fetched():
+            await self._start_write()
+        return stats
+
+    async def _start_write(self) -> None:
+        """Hand everything projected so far to the writer, after the write in flight."""
+        seq = self._pending_seq
+        if seq == self._taken_seq:
+            return  # nothing projected since the last write
+        self._taken_seq = seq
+        touched, log_rows, presence = self._touched, self._log_rows, self._presence
+        flushes = [take_flush(s) for s in touched.values()]
+        self._touched, self._log_rows, self._presence = {}, [], []
+        self._pending_messages = 0
+        await self.wait_for_write()  # one write in flight, in batch order
         if flushes:
             self._writing = asyncio.ensure_future(
                 self._write(seq, log_rows, presence, flushes, list(touched.values()))
@@ -217,7 +269,6 @@ class Projector:
             await asyncio.sleep(0)
         else:
             await self._done(seq)
-        return stats
 
     async def _write(
         self,
@@ -251,7 +302,11 @@ class WorkerApp(faust.App):
 
 
 def create_app(
-    settings: Settings, *, batch_max: int = 5000, batch_within_s: float = 0.2
+    settings: Settings,
+    *,
+    batch_max: int = 5000,
+    batch_within_s: float = 0.2,
+    write_max: int = 20_000,
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
     app = WorkerApp(
@@ -270,7 +325,7 @@ def create_app(
     # batch fetched, one queued, one projected, one being written).
     batches = app.channel(maxsize=1)
     dead = app.topic(dead_letter_topic(settings), value_serializer="raw", key_serializer="raw")
-    projector = Projector(StateStore(settings.clickhouse))
+    projector = Projector(StateStore(settings.clickhouse), write_max=write_max)
     handed = 0  # batches given to the agent
 
     async def on_revoked(revoked: set[TP]) -> None:
@@ -300,6 +355,9 @@ def create_app(
         finally:
             await fetcher.stop()
 
+    def _handed_after(seq: int) -> bool:
+        return handed > seq
+
     @app.agent(batches, concurrency=1)  # type: ignore[arg-type]  # Stream vs StreamT
     async def project_events(
         stream: faust.Stream[tuple[int, list[Record]]],
@@ -307,7 +365,8 @@ def create_app(
         last_report = time.monotonic()
         async for seq, messages in stream:
             try:
-                await projector.handle(seq, messages, dead)
+                # Another batch handed over already: catching up, its rows can join this write.
+                await projector.handle(seq, messages, dead, partial(_handed_after, seq))
             except PositionGapError as exc:
                 log.critical("%s", exc)
                 await app.crash(exc)

@@ -50,8 +50,15 @@ def migrate(show_status: bool) -> None:
     help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
 )
 @click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
+@click.option(
+    "--write-max",
+    type=click.IntRange(1, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="catching up, write the rows of consecutive batches together, up to this many messages",
+)
 @click.option("--loglevel", default="info", show_default=True)
-def worker(batch: int, within: float, loglevel: str) -> None:
+def worker(batch: int, within: float, write_max: int, loglevel: str) -> None:
     """Run the Faust worker: project the event topics into ClickHouse until stopped.
 
     Run several on one machine or many: they share the partitions (one consumer group per
@@ -59,7 +66,7 @@ def worker(batch: int, within: float, loglevel: str) -> None:
     """
     from faust.worker import Worker
 
-    from streams.worker import create_app
+    from streams.worker import create_app, tune_gc
 
     s = settings()
     check_kafka_reachable(s)
@@ -67,5 +74,6 @@ def worker(batch: int, within: float, loglevel: str) -> None:
     topic_admin.ensure(s)
     migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
     click.echo(align_group_to_checkpoints(s))
-    app = create_app(s, batch_max=batch, batch_within_s=within)
+    app = create_app(s, batch_max=batch, batch_within_s=within, write_max=write_max)
+    tune_gc()
     Worker(app, loglevel=loglevel).execute_from_commandline()

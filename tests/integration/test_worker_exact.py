@@ -173,7 +173,8 @@ def test_replay_into_an_empty_database_gives_the_same_rows(
 def test_kill_9_mid_catch_up_then_restart_is_exact(isolated: Settings, tmp_path: Path) -> None:
     expected = _campaign(isolated, tmp_path, seed=6)
     log = tmp_path / "worker.log"
-    worker = start_worker(isolated, log)
+    # Small batches written in groups of four: the kill lands among grouped writes.
+    worker = start_worker(isolated, log, "--batch", "500", "--write-max", "2000")
     try:
         wait_until_progress(isolated, expected["meta"]["lines"] // 4)
     finally:
