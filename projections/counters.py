@@ -23,6 +23,8 @@ _DIM_OF = {name: i for i, name in enumerate(DIMS)}
 
 _NAME_BITS = 20  # interned org/team/site/outcome names per process: ~10^4 in the article
 _NAME_MASK = (1 << _NAME_BITS) - 1
+_ORG_SHIFT = _NAME_BITS + 2
+_DAY_SHIFT = 2 * _NAME_BITS + 2
 _EPOCH = date(1970, 1, 1)
 
 # Names and days are shared by every partition of the process; they only ever grow, by the
@@ -55,7 +57,7 @@ def day_of(number: int) -> date:
 
 def day_prefix(day_number: int, org: str) -> int:
     """The part of a key shared by every counter one event bumps."""
-    return ((day_number << _NAME_BITS) | name_index(org)) << (_NAME_BITS + 2)
+    return ((day_number << _NAME_BITS) | name_index(org)) << _ORG_SHIFT
 
 
 def member_key(prefix: int, dim: int, member: str) -> int:
@@ -68,8 +70,8 @@ def pack(dim: str, day: date, org: str, member: str) -> int:
 
 def unpack(key: int) -> tuple[str, date, str, str]:
     member = _NAMES[(key >> 2) & _NAME_MASK]
-    org = _NAMES[(key >> (_NAME_BITS + 2)) & _NAME_MASK]
-    return DIMS[key & 3], day_of(key >> (2 * _NAME_BITS + 2)), org, member
+    org = _NAMES[(key >> _ORG_SHIFT) & _NAME_MASK]
+    return DIMS[key & 3], day_of(key >> _DAY_SHIFT), org, member
 
 
 class Counters:
@@ -108,10 +110,28 @@ class Counters:
             self.values.extend(_ZEROS)
         self.values[at : at + STRIDE] = array("q", values)
 
-    def changed(self) -> list[tuple[tuple[str, date, str, str], tuple[int, ...]]]:
-        """(dim, day, org, member) and values of every key changed since `clear_changed`."""
-        values, slot = self.values, self._slot
-        return [(unpack(key), tuple(values[slot[key] : slot[key] + STRIDE])) for key in self._dirty]
+    def changed_rows(self, topic: str, partition: int, version: int) -> list[tuple[object, ...]]:
+        """(topic, partition, dim, day, org, member, version, *values) for every key changed
+        since `clear_changed`: the counters table's row, built in one tuple per key."""
+        values, slot, names, days = self.values, self._slot, _NAMES, _DAYS
+        rows: list[tuple[object, ...]] = []
+        append = rows.append
+        for key in self._dirty:
+            at = slot[key]
+            day_number = key >> _DAY_SHIFT
+            append(
+                (
+                    topic,
+                    partition,
+                    DIMS[key & 3],
+                    days.get(day_number) or day_of(day_number),
+                    names[(key >> _ORG_SHIFT) & _NAME_MASK],
+                    names[(key >> 2) & _NAME_MASK],
+                    version,
+                    *values[at : at + STRIDE],
+                )
+            )
+        return rows
 
     def clear_changed(self) -> None:
         self._dirty.clear()

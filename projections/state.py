@@ -326,9 +326,7 @@ class FlushRows:
 def flush_rows(state: PartitionState) -> FlushRows:
     """Rows for every key changed since the last flush, at version = last offset applied."""
     v = state.applied
-    counters = [
-        (state.topic, state.partition, *key, v, *values) for key, values in state.counters.changed()
-    ]
+    counters = state.counters.changed_rows(state.topic, state.partition, v)
     shifts = []
     for shift_id in state.dirty_shifts:
         s = state.shifts[shift_id]

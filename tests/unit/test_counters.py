@@ -39,17 +39,19 @@ def test_bumps_match_a_dict_of_lists(
         if column:
             row[column] += amount
     assert len(counters) == len(model)
-    assert counters.changed() == [(key, tuple(row)) for key, row in model.items()]
+    assert counters.changed_rows("t", 3, 9) == [
+        ("t", 3, *key, 9, *row) for key, row in model.items()
+    ]
     for key, row in model.items():
         assert counters.get(*key) == tuple(row)
     counters.clear_changed()
-    assert counters.changed() == []
+    assert counters.changed_rows("t", 3, 9) == []
 
 
 def test_loaded_values_are_not_changes_until_bumped() -> None:
     counters = Counters()
     key = ("team", date(2022, 3, 17), "org-0001", "team-0001-0001")
     counters.load(*key, (5, 1, 1, 60, 0, 0, 0, 0))
-    assert counters.changed() == []
+    assert counters.changed_rows("t", 3, 9) == []
     counters.bump(c.pack(*key))
-    assert counters.changed() == [(key, (6, 1, 1, 60, 0, 0, 0, 0))]
+    assert counters.changed_rows("t", 0, 1) == [("t", 0, *key, 1, 6, 1, 1, 60, 0, 0, 0, 0)]
