@@ -47,6 +47,25 @@ def name_index(name: str) -> int:
     return i
 
 
+def indexes(org: str, team: str, site: str) -> tuple[int, int, int]:
+    """`name_index` of an event's org, team and site (-1: no site), in one call."""
+    index = _INDEX
+    o, t = index.get(org), index.get(team)
+    if o is None:
+        o = name_index(org)
+    if t is None:
+        t = name_index(team)
+    if not site:
+        return o, t, -1
+    s = index.get(site)
+    return o, t, name_index(site) if s is None else s
+
+
+def name(index: int) -> str:
+    """The shared str of an interned name."""
+    return _NAMES[index]
+
+
 def day_of(number: int) -> date:
     """The date `number` days after 1970-01-01, one shared object per day."""
     day = _DAYS.get(number)
@@ -96,6 +115,28 @@ class Counters:
         self.values[at] += 1
         self._dirty[key] = None
         return at
+
+    def count(self, day_number: int, org: int, team: int, site: int, outcome: str) -> list[int]:
+        """One event: bump its org's, team's and (site >= 0) site's and (if any) call
+        outcome's counters of that day, names given by `indexes`; the offsets of their
+        values, in that order. `bump` four times over, written out: it runs for every event."""
+        prefix = ((day_number << _NAME_BITS) | org) << _ORG_SHIFT
+        keys = [prefix | (org << 2) | ORG, prefix | (team << 2) | TEAM]
+        if site >= 0:
+            keys.append(prefix | (site << 2) | SITE)
+        if outcome:
+            keys.append(prefix | (name_index(outcome) << 2) | OUTCOME)
+        slot, values, dirty = self._slot, self.values, self._dirty
+        offsets = []
+        for key in keys:
+            at = slot.get(key)
+            if at is None:
+                at = slot[key] = len(values)
+                values.extend(_ZEROS)
+            values[at] += 1
+            dirty[key] = None
+            offsets.append(at)
+        return offsets
 
     def get(self, dim: str, day: date, org: str, member: str) -> tuple[int, ...] | None:
         at = self._slot.get(pack(dim, day, org, member))

@@ -24,12 +24,13 @@ MIN_RECENT = 50_000
 class SeenIds:
     """A growing set of 128-bit ints: `in`, `add`, `len` and iteration."""
 
-    __slots__ = ("_hi", "_lo", "_recent")
+    __slots__ = ("_hi", "_lo", "_merge_at", "_recent")
 
     def __init__(self, ids: Iterable[int] = ()) -> None:
         self._hi = array("Q")
         self._lo = array("Q")
         self._recent: set[int] = set(ids)
+        self._merge_at = MIN_RECENT
         self._merge()
 
     def __contains__(self, key: int) -> bool:
@@ -45,11 +46,21 @@ class SeenIds:
         return False
 
     def add(self, key: int) -> bool:
-        """Add `key`; False if it was there already (one lookup for both answers)."""
-        if key in self:
+        """Add `key`; False if it was there already (one lookup for both answers).
+
+        `__contains__` written out: this runs for every event."""
+        recent = self._recent
+        if key in recent:
             return False
-        self._recent.add(key)
-        if len(self._recent) >= max(MIN_RECENT, len(self._hi) >> 3):
+        his = self._hi
+        hi = key >> 64
+        i = bisect_left(his, hi)
+        while i < len(his) and his[i] == hi:
+            if self._lo[i] == key & LOW:
+                return False
+            i += 1
+        recent.add(key)
+        if len(recent) >= self._merge_at:
             self._merge()
         return True
 
@@ -71,6 +82,7 @@ class SeenIds:
         self._hi = _as_array(np.insert(np.frombuffer(self._hi, np.uint64), at, new_hi))
         self._lo = _as_array(np.insert(np.frombuffer(self._lo, np.uint64), at, new_lo))
         self._recent = set()
+        self._merge_at = max(MIN_RECENT, len(self._hi) >> 3)
 
 
 def _as_array(values: np.ndarray[Any, np.dtype[np.uint64]]) -> array[int]:

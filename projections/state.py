@@ -134,10 +134,13 @@ def project(state: PartitionState, msg: Record) -> Projected:
     second = int(occurred_s)  # >= 2019 (schema): int() is the floor
     day_number = (second + _SHANGHAI_S) // 86_400  # the Asia/Shanghai day (no DST since 1991)
     day = c.day_of(day_number)
-    org, team, volunteer = intern(event.org_id), intern(event.team_id), intern(event.volunteer_id)
     # _AT_A_SITE holds the types whose data has site_id; mypy cannot narrow through a set.
-    site = intern(event.data.site_id) if type(event) in _AT_A_SITE else ""  # type: ignore[union-attr]
-    _count(state.counters, event, day_number, org, team, site)
+    site_id = event.data.site_id if type(event) in _AT_A_SITE else ""  # type: ignore[union-attr]
+    o, t, s = c.indexes(event.org_id, event.team_id, site_id)
+    _count(state.counters, event, day_number, o, t, s)
+    # The shared strs: presence rows are cached by the hundred thousand.
+    org, team, site = c.name(o), c.name(t), c.name(s) if s >= 0 else ""
+    volunteer = intern(event.volunteer_id)
     at = _utc_naive(second)
     shift_id = ""
     if type(event) in _SHIFT_EVENTS:
@@ -166,30 +169,28 @@ _SHIFT_EVENTS = frozenset({VolunteerCheckedIn, VolunteerCheckedOut})
 
 
 def _count(
-    counters: Counters, event: Event, day_number: int, org: str, team: str, site: str
+    counters: Counters, event: Event, day_number: int, org: int, team: int, site: int
 ) -> None:
-    prefix = c.day_prefix(day_number, org)
-    bump, values = counters.bump, counters.values
-    targets = [bump(c.member_key(prefix, c.ORG, org)), bump(c.member_key(prefix, c.TEAM, team))]
-    if site:
-        targets.append(bump(c.member_key(prefix, c.SITE, site)))
+    values = counters.values
     if isinstance(event, TracingCallRecorded):
-        reached = event.data.outcome.value == "reached"
-        targets.append(bump(c.member_key(prefix, c.OUTCOME, event.data.outcome.value)))
-        for at in targets:
+        outcome = event.data.outcome.value
+        reached = outcome == "reached"
+        for at in counters.count(day_number, org, team, site, outcome):
             values[at + c.CALLS] += 1
             values[at + c.CALLS_REACHED] += reached
             values[at + c.CALL_S] += event.data.duration_s
     elif isinstance(event, SamplingAssisted):
-        for at in targets:
+        for at in counters.count(day_number, org, team, site, ""):
             values[at + c.SAMPLING_ASSISTS] += event.data.people_assisted
     elif isinstance(event, DisinfectionCompleted):
-        for at in targets:
+        for at in counters.count(day_number, org, team, site, ""):
             values[at + c.DISINFECTED_M2] += event.data.area_m2
             values[at + c.FLOORS] += event.data.floors
     elif isinstance(event, DonationReceived):
-        for at in targets:
+        for at in counters.count(day_number, org, team, site, ""):
             values[at + c.DONATIONS_FEN] += event.data.amount_fen
+    else:
+        counters.count(day_number, org, team, site, "")
 
 
 def _utc_naive(second: int) -> datetime:

@@ -55,3 +55,18 @@ def test_loaded_values_are_not_changes_until_bumped() -> None:
     assert counters.changed_rows("t", 3, 9) == []
     counters.bump(c.pack(*key))
     assert counters.changed_rows("t", 0, 1) == [("t", 0, *key, 1, 6, 1, 1, 60, 0, 0, 0, 0)]
+
+
+def test_count_bumps_the_same_counters_as_bump() -> None:
+    day = date(2022, 3, 17)
+    counted, bumped = Counters(), Counters()
+    for site, outcome in (("site-00001", ""), ("", "reached"), ("site-00002", "no_answer")):
+        org, team, at_site = c.indexes("org-0001", "team-0001-0001", site)
+        counted.count((day - date(1970, 1, 1)).days, org, team, at_site, outcome)
+        members = [("org", "org-0001"), ("team", "team-0001-0001")]
+        members += [("site", site)] if site else []
+        members += [("outcome", outcome)] if outcome else []
+        for dim, member in members:
+            bumped.bump(c.pack(dim, day, "org-0001", member))
+    assert counted.changed_rows("t", 0, 1) == bumped.changed_rows("t", 0, 1)
+    assert len(counted) == 6  # the org and team counters were bumped three times each
