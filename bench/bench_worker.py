@@ -39,6 +39,7 @@ from kafka import KafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import cpu_yardstick  # noqa: E402
 from projections import migrate  # noqa: E402
 from projections.database import create_database, drop_database  # noqa: E402
 from streams import topic_admin  # noqa: E402
@@ -192,6 +193,7 @@ def catchup(
     else:
         n, expected = simulated(s, scale)
     print(f"put {n} events on the topics in {time.monotonic() - t0:.1f} s")
+    before = cpu_yardstick()
     log = Path(f"/tmp/bench-worker-{tag}.log")
     t0 = time.monotonic()
     worker = start_worker(s, log, worker_args)
@@ -219,6 +221,10 @@ def catchup(
     print(
         f"sampling_assists in totals: {sampling} (produced {expected}): "
         f"{'exact' if sampling == expected else 'MISMATCH'}"
+    )
+    print(
+        f"CPU yardstick (bench/common.py, lower is faster): {before:.2f} s before, "
+        f"{cpu_yardstick():.2f} s after"
     )
     drop_database(s.clickhouse)
 

@@ -1,9 +1,11 @@
-"""Shared by the benchmarks: realistic valid events, and a throw-away topic prefix."""
+"""Shared by the benchmarks: realistic valid events, a throw-away topic prefix, and a yardstick
+for how fast this machine's CPU is right now."""
 
 from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,3 +59,15 @@ def bench_topics(settings: Settings) -> Iterator[Settings]:
             admin.delete_topics([t for t in admin.list_topics() if t.startswith(mine.topic_prefix)])
         finally:
             admin.close()
+
+
+def cpu_yardstick() -> float:
+    """Seconds for a fixed pure-Python loop (20 M additions). The development VM's CPU speed
+    drifts within minutes with no steal time reported (this loop: 0.71-0.96 s over one
+    session; the same loop under another interpreter 1.45-2.36 s back to back), so
+    benchmarks print it next to their figures."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - start
