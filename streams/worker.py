@@ -197,30 +197,41 @@ class Projector:
         touched = self._touched
         states = self.states
         presence_sent = self.presence_sent
+        accepted = redelivered = duplicates = 0
         for msg in messages:
             tp = (msg.topic, msg.partition)
             state = states[tp]
             result = project(state, msg)
             outcome = result.outcome
-            if outcome is not Outcome.ALREADY_APPLIED:
-                touched[tp] = state  # its checkpoint moves on
             if outcome is Outcome.ACCEPTED:
-                stats.accepted += 1
+                touched[tp] = state  # its checkpoint moves on
+                accepted += 1
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
                 team_day, volunteer_day, org_all, team_all, volunteer_all = result.presence
                 # A day row in the cache was sent with the all-time rows of its event, in the
-                # same write: those need no lookup of their own.
-                for rows in ((team_day, org_all, team_all), (volunteer_day, volunteer_all)):
-                    if rows[0] not in presence_sent:
-                        for row in rows:
-                            if row not in presence_sent:
-                                presence_sent[row] = None
-                                presence.append(row)
+                # same write: those need no lookup of their own. Written out: per event.
+                if team_day not in presence_sent:
+                    presence_sent[team_day] = None
+                    presence.append(team_day)
+                    if org_all not in presence_sent:
+                        presence_sent[org_all] = None
+                        presence.append(org_all)
+                    if team_all not in presence_sent:
+                        presence_sent[team_all] = None
+                        presence.append(team_all)
+                if volunteer_day not in presence_sent:
+                    presence_sent[volunteer_day] = None
+                    presence.append(volunteer_day)
+                    if volunteer_all not in presence_sent:
+                        presence_sent[volunteer_all] = None
+                        presence.append(volunteer_all)
             elif outcome is Outcome.ALREADY_APPLIED:
-                stats.redelivered += 1
+                redelivered += 1
             elif outcome is Outcome.DUPLICATE:
-                stats.duplicates += 1
+                touched[tp] = state
+                duplicates += 1
             else:
+                touched[tp] = state
                 stats.rejected += 1
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
@@ -237,6 +248,7 @@ class Projector:
                     },
                 )
                 pending_dead.append(await dead.send(value=record))
+        stats.accepted, stats.redelivered, stats.duplicates = accepted, redelivered, duplicates
         while len(presence_sent) > PRESENCE_CACHE:
             presence_sent.popitem(last=False)
         # Dead letters are durable before the checkpoint moves past them.
