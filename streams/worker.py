@@ -334,7 +334,8 @@ def create_app(
         datadir=str(Path(tempfile.gettempdir()) / f"frontline-faust.{worker_group(settings)}"),
     )
     # One batch queued at most: the fetcher stays one batch ahead of the agent (memory: one
-    # batch fetched, one queued, one projected, one being written).
+    # batch fetched, one queued, one projected; rows of up to write_max messages waiting and
+    # as many being written).
     batches = app.channel(maxsize=1)
     dead = app.topic(dead_letter_topic(settings), value_serializer="raw", key_serializer="raw")
     projector = Projector(StateStore(settings.clickhouse), write_max=write_max)
