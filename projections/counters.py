@@ -106,12 +106,17 @@ class Counters:
     def __len__(self) -> int:
         return len(self._slot)
 
-    def bump(self, key: int) -> int:
-        """Count one more event under `key`; returns the offset of its values for the rest."""
+    def _offset(self, key: int) -> int:
+        """Where `key`'s values start; a new key gets zeros."""
         at = self._slot.get(key)
         if at is None:
             at = self._slot[key] = len(self.values)
             self.values.extend(_ZEROS)
+        return at
+
+    def bump(self, key: int) -> int:
+        """Count one more event under `key`; returns the offset of its values for the rest."""
+        at = self._offset(key)
         self.values[at] += 1
         self._dirty[key] = None
         return at
@@ -144,11 +149,7 @@ class Counters:
 
     def load(self, dim: str, day: date, org: str, member: str, values: tuple[int, ...]) -> None:
         """Set a counter as read back from ClickHouse (not marked as changed)."""
-        key = pack(dim, day, org, member)
-        at = self._slot.get(key)
-        if at is None:
-            at = self._slot[key] = len(self.values)
-            self.values.extend(_ZEROS)
+        at = self._offset(pack(dim, day, org, member))
         self.values[at : at + STRIDE] = array("q", values)
 
     def changed_rows(self, topic: str, partition: int, version: int) -> list[tuple[object, ...]]:
