@@ -74,20 +74,14 @@ def day_of(number: int) -> date:
     return day
 
 
-def day_prefix(day_number: int, org: str) -> int:
-    """The part of a key shared by every counter one event bumps."""
-    return ((day_number << _NAME_BITS) | name_index(org)) << _ORG_SHIFT
-
-
-def member_key(prefix: int, dim: int, member: str) -> int:
-    return prefix | (name_index(member) << 2) | dim
-
-
 def pack(dim: str, day: date, org: str, member: str) -> int:
-    return member_key(day_prefix((day - _EPOCH).days, org), _DIM_OF[dim], member)
+    """The key of a counter; `Counters.count` builds the same layout inline, per event."""
+    prefix = (((day - _EPOCH).days << _NAME_BITS) | name_index(org)) << _ORG_SHIFT
+    return prefix | (name_index(member) << 2) | _DIM_OF[dim]
 
 
 def unpack(key: int) -> tuple[str, date, str, str]:
+    """`pack` undone; `Counters.changed_rows` does the same inline, per changed key."""
     member = _NAMES[(key >> 2) & _NAME_MASK]
     org = _NAMES[(key >> _ORG_SHIFT) & _NAME_MASK]
     return DIMS[key & 3], day_of(key >> _DAY_SHIFT), org, member

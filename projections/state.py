@@ -19,6 +19,7 @@ from sys import intern
 from typing import NamedTuple, Protocol
 
 from events import (
+    SHANGHAI,
     DisinfectionCompleted,
     DonationReceived,
     Event,
@@ -159,7 +160,8 @@ def project(state: PartitionState, msg: Record) -> Projected:
     )
 
 
-_SHANGHAI_S = 8 * 3600
+# The contract's fixed Asia/Shanghai offset (events.SHANGHAI), in seconds.
+_SHANGHAI_S = int(SHANGHAI.utcoffset(None).total_seconds())
 
 # Exact types, looked up in a set: cheaper per event than isinstance with a union.
 _AT_A_SITE = frozenset(
