@@ -190,49 +190,38 @@ class Projector:
         """Project batch number `seq`; write it now, or with the next batches if `more_fetched()`
         says one is already waiting (catch-up) and fewer than `write_max` messages wait."""
         await self._load_new(messages)
-        stats = BatchStats()
         log_rows = self._log_rows
         presence = self._presence
         pending_dead: list[Any] = []
         touched = self._touched
         states = self.states
         presence_sent = self.presence_sent
-        accepted = redelivered = duplicates = 0
+        accepted = redelivered = duplicates = rejected = 0
         for msg in messages:
             tp = (msg.topic, msg.partition)
             state = states[tp]
             result = project(state, msg)
             outcome = result.outcome
-            if outcome is Outcome.ACCEPTED:
+            if outcome is not Outcome.ALREADY_APPLIED:
                 touched[tp] = state  # its checkpoint moves on
+            if outcome is Outcome.ACCEPTED:
                 accepted += 1
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
                 team_day, volunteer_day, org_all, team_all, volunteer_all = result.presence
                 # A day row in the cache was sent with the all-time rows of its event, in the
-                # same write: those need no lookup of their own. Written out: per event.
-                if team_day not in presence_sent:
-                    presence_sent[team_day] = None
-                    presence.append(team_day)
-                    if org_all not in presence_sent:
-                        presence_sent[org_all] = None
-                        presence.append(org_all)
-                    if team_all not in presence_sent:
-                        presence_sent[team_all] = None
-                        presence.append(team_all)
-                if volunteer_day not in presence_sent:
-                    presence_sent[volunteer_day] = None
-                    presence.append(volunteer_day)
-                    if volunteer_all not in presence_sent:
-                        presence_sent[volunteer_all] = None
-                        presence.append(volunteer_all)
+                # same write: those need no lookup of their own.
+                for rows in ((team_day, org_all, team_all), (volunteer_day, volunteer_all)):
+                    if rows[0] not in presence_sent:
+                        for row in rows:
+                            if row not in presence_sent:
+                                presence_sent[row] = None
+                                presence.append(row)
             elif outcome is Outcome.ALREADY_APPLIED:
                 redelivered += 1
             elif outcome is Outcome.DUPLICATE:
-                touched[tp] = state
                 duplicates += 1
             else:
-                touched[tp] = state
-                stats.rejected += 1
+                rejected += 1
                 assert result.rejection is not None
                 # Same record as ingest, with a rejected phone number masked.
                 record = reject_record(
@@ -248,7 +237,9 @@ class Projector:
                     },
                 )
                 pending_dead.append(await dead.send(value=record))
-        stats.accepted, stats.redelivered, stats.duplicates = accepted, redelivered, duplicates
+        stats = BatchStats(
+            accepted=accepted, duplicates=duplicates, redelivered=redelivered, rejected=rejected
+        )
         while len(presence_sent) > PRESENCE_CACHE:
             presence_sent.popitem(last=False)
         # Dead letters are durable before the checkpoint moves past them.
