@@ -47,7 +47,8 @@ GROUP BY dim, day, org_id, member
 """
 SHIFTS = """
 SELECT shift_id, argMax(has_in, version), argMax(has_out, version),
-       argMax(checked_in_at, version), argMax(checked_out_at, version), argMax(day, version),
+       toUInt32(argMax(checked_in_at, version)), toUInt32(argMax(checked_out_at, version)),
+       argMax(day, version),
        argMax(org_id, version), argMax(team_id, version), argMax(site_id, version),
        argMax(volunteer_id, version)
 FROM shifts
