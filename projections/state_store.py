@@ -64,7 +64,10 @@ def _insert(
     rows: Sequence[Sequence[object]],
 ) -> None:
     if rows:
-        client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+        # Transposed here by zip, in C: given rows, the driver builds every column with a
+        # Python loop over them (5 % of the worker's GIL time at scale 1, py-spy).
+        data = [list(column) for column in zip(*rows, strict=True)]
+        client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True)
 
 
 class StateStore:
