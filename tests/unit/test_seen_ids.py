@@ -48,3 +48,17 @@ def test_matches_a_python_set(values: list[int], merge_at: int) -> None:
         assert len(seen) == len(reference)
     finally:
         seen_ids.MIN_RECENT = 50_000
+
+
+def test_uniform_ids_across_bucket_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uuid4-like ids fill every bucket of the directory; the extremes sit in the first and last.
+    monkeypatch.setattr(seen_ids, "MIN_RECENT", 64)
+    rng = random.Random(5)
+    edges = [0, 1, (1 << 64) - 1, 1 << 64, (1 << 128) - 1, ((1 << 64) - 1) << 64]
+    ids = edges + [rng.getrandbits(128) for _ in range(5000)]
+    seen = SeenIds(ids[:3000])
+    assert all(seen.add(i) for i in ids[3000:])
+    assert all(i in seen for i in ids)
+    assert not any(seen.add(i) for i in ids)
+    assert not any(rng.getrandbits(128) in seen for _ in range(2000))
+    assert len(seen) == len(ids)
