@@ -2,7 +2,9 @@
 
 A migration is `projections/migrations/NNNN_name.sql`: statements separated by `;` at the end
 of a line, `{db}` standing for the (checked, quoted) database name. Statements are idempotent
-(`IF NOT EXISTS`), so a run interrupted half-way is finished by the next run. An applied
+(`IF NOT EXISTS`; ClickHouse 18.16 has none for ADD COLUMN, so `apply` skips an `ALTER TABLE
+{db}.t ADD COLUMN c` whose column exists), so a run interrupted half-way is finished by the
+next run. An applied
 migration must never be edited: `apply` refuses when a checksum differs and names the file;
 write a new migration instead.
 """
@@ -15,11 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clickhouse_driver import Client
+
 from projections.connection import ClickHouseTarget
 from projections.database import create_database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+# The one non-CREATE statement form migrations may use; see `_already_applied`.
+ADD_COLUMN = re.compile(r"^ALTER TABLE `(?P<db>[^`]+)`\.(?P<table>\w+) ADD COLUMN (?P<column>\w+) ")
+COLUMN_EXISTS = """
+SELECT count() FROM system.columns
+WHERE database = %(db)s AND table = %(table)s AND name = %(column)s
+"""
 
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations
@@ -133,7 +144,8 @@ def apply(
             continue
         m = state.migration
         for statement in m.statements(target.database):
-            client.execute(statement)
+            if not _already_applied(client, statement):
+                client.execute(statement)
         client.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES",
             [(m.version, m.name, m.checksum, datetime.now(UTC).replace(tzinfo=None))],
@@ -142,6 +154,14 @@ def apply(
     if auto_close_s is not None:
         set_auto_close(target, auto_close_s)
     return done
+
+
+def _already_applied(client: Client, statement: str) -> bool:
+    """An ADD COLUMN whose column exists: the run that added it stopped before recording."""
+    add = ADD_COLUMN.match(statement)
+    if add is None:
+        return False
+    return int(client.execute(COLUMN_EXISTS, add.groupdict())[0][0]) > 0
 
 
 def set_auto_close(target: ClickHouseTarget, seconds: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,49 @@ def test_cli_status_and_apply(isolated: Settings) -> None:
     assert "0001_state_tables.sql" in applied.output
     again = runner.invoke(main, ["migrate"], env=env_of(isolated))
     assert "nothing (up to date)" in again.output
+
+
+def test_a_run_that_lost_its_ledger_applies_again(isolated: Settings) -> None:
+    # As a run stopped after its statements but before recording them: every statement runs
+    # again. 18.16's ADD COLUMN has no IF NOT EXISTS; the runner skips an existing column.
+    target = isolated.clickhouse
+    migrate.apply(target)
+    target.client().execute("DROP TABLE schema_migrations")
+    assert [m.version for m in migrate.apply(target)] == [
+        m.version for m in migrate.load_migrations()
+    ]
+    columns = target.client().execute(
+        "SELECT name FROM system.columns WHERE database = %(db)s AND table = 'event_log' "
+        "AND name LIKE 'presence_%%'",
+        {"db": target.database},
+    )
+    assert sorted(c for (c,) in columns) == ["presence_day", "presence_org"]
+
+
+def test_presence_is_derived_from_the_event_log(isolated: Settings) -> None:
+    target = isolated.clickhouse
+    migrate.apply(target)
+    client = target.client()
+    client.execute(
+        "INSERT INTO event_log (kafka_topic, event_id, day, org_id, team_id, volunteer_id) VALUES",
+        [
+            ("t", uuid.uuid4(), date(2022, 3, 17), "o1", "tm1", "v1"),
+            ("t", uuid.uuid4(), date(2022, 3, 17), "o1", "tm1", "v1"),
+            ("t", uuid.uuid4(), date(2022, 3, 18), "o2", "tm2", "v1"),
+        ],
+    )
+    all_time = date(1970, 1, 1)
+    assert set(client.execute("SELECT dim, day, org_id, member FROM presence")) == {
+        ("team", date(2022, 3, 17), "o1", "tm1"),
+        ("volunteer", date(2022, 3, 17), "o1", "v1"),
+        ("team", date(2022, 3, 18), "o2", "tm2"),
+        ("volunteer", date(2022, 3, 18), "o2", "v1"),
+        ("org", all_time, "", "o1"),
+        ("org", all_time, "", "o2"),
+        ("team", all_time, "", "tm1"),
+        ("team", all_time, "", "tm2"),
+        ("volunteer", all_time, "", "v1"),
+    }
+    # DISTINCT within the insert: v1's two events of 2022-03-17 gave one row.
+    assert client.execute("SELECT count() FROM presence") == [(9,)]
+    assert client.execute("SELECT orgs, teams, volunteers FROM totals") == [(2, 2, 1)]
