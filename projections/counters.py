@@ -61,11 +61,6 @@ def indexes(org: str, team: str, site: str) -> tuple[int, int, int]:
     return o, t, name_index(site) if s is None else s
 
 
-def name(index: int) -> str:
-    """The shared str of an interned name."""
-    return _NAMES[index]
-
-
 def day_of(number: int) -> date:
     """The date `number` days after 1970-01-01, one shared object per day."""
     day = _DAYS.get(number)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from sys import intern
 from typing import NamedTuple, Protocol
 
 from events import (
@@ -33,8 +32,6 @@ from events import (
 from projections import counters as c
 from projections.counters import Counters
 from projections.seen_ids import SeenIds
-
-ALL_TIME = date(1970, 1, 1)  # the `day` of all-time presence rows
 
 
 class Record(Protocol):
@@ -89,7 +86,7 @@ class Shift:
     has_out: bool = False
     checked_in_at: int = 0  # epoch seconds (UTC), as ClickHouse's DateTime holds them
     checked_out_at: int = 0
-    day: date = ALL_TIME
+    day: date = date(1970, 1, 1)
     org_id: str = ""
     team_id: str = ""
     site_id: str = ""
@@ -116,7 +113,6 @@ class Projected(NamedTuple):  # a tuple: one per message
     event: Event | None = None
     rejection: Rejected | None = None
     log_row: list[object] | None = None
-    presence: tuple[tuple[str, date, str, str], ...] = ()
 
 
 def project(state: PartitionState, msg: Record) -> Projected:
@@ -142,23 +138,13 @@ def project(state: PartitionState, msg: Record) -> Projected:
     site_id = event.data.site_id if type(event) in _AT_A_SITE else ""  # type: ignore[union-attr]
     o, t, s = c.indexes(event.org_id, event.team_id, site_id)
     _count(state.counters, event, day_number, o, t, s)
-    # The shared strs: presence rows are cached by the hundred thousand.
-    org, team, site = c.name(o), c.name(t), c.name(s) if s >= 0 else ""
-    volunteer = intern(event.volunteer_id)
     shift_id = ""
     if type(event) in _SHIFT_EVENTS:
         shift_id = _pair_shift(state, event, day, second)
     return Projected(
         Outcome.ACCEPTED,
         event=event,
-        log_row=_log_row(msg, event, second, day, site, shift_id),
-        presence=(
-            ("team", day, org, team),
-            ("volunteer", day, org, volunteer),
-            ("org", ALL_TIME, "", org),
-            ("team", ALL_TIME, "", team),
-            ("volunteer", ALL_TIME, "", volunteer),
-        ),
+        log_row=_log_row(msg, event, second, day, site_id, shift_id),
     )
 
 

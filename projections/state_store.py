@@ -1,17 +1,16 @@
 """Reads a partition's projection state back from ClickHouse and writes flushed rows to it.
 
 Blocking (clickhouse-driver); the worker calls it from one writer thread. Write order within a
-flush is the whole exactness argument (docs/architecture.md): event log, presence, counters and
-shifts first, the checkpoint last. A load takes only rows with version <= checkpoint, which every
-table had written before that checkpoint was, so a crash anywhere in between loses nothing and
-counts nothing twice.
+flush is the whole exactness argument (docs/architecture.md): event log (whose insert also
+derives the presence rows, migration 0003), counters and shifts first, the checkpoint last. A
+load takes only rows with version <= checkpoint, which every table had written before that
+checkpoint was, so a crash anywhere in between loses nothing and counts nothing twice.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from datetime import date
+from collections.abc import Sequence
 
 from clickhouse_driver import Client
 
@@ -129,7 +128,6 @@ class StateStore:
     def write(
         self,
         log_rows: list[list[object]],
-        presence: Iterable[tuple[str, date, str, str]],
         flushes: Sequence[FlushRows],
     ) -> None:
         """Write one flush; the checkpoints go last, after everything they cover."""
@@ -138,7 +136,6 @@ class StateStore:
         for row in log_rows:
             row[-1] = now_ms  # written_at_ms
         _insert(client, "event_log", EVENT_LOG_COLUMNS, log_rows)
-        _insert(client, "presence", ("dim", "day", "org_id", "member"), list(presence))
         _insert(client, "counters", COUNTER_ROW_COLUMNS, [r for f in flushes for r in f.counters])
         _insert(client, "shifts", SHIFT_ROW_COLUMNS, [r for f in flushes for r in f.shifts])
         _insert(

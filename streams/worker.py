@@ -16,11 +16,9 @@ import gc
 import logging
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,11 +44,10 @@ from streams.topics import dead_letter_topic, worker_group
 
 log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
-PRESENCE_CACHE = 300_000  # recent presence rows not re-sent; any overflow is only re-inserted
 
 
 # Python's default (700, 10, 10) ran a young collection every ~100 events and a full one every
-# ~20,000; those walked ~1.5 M objects (recent event ids, the presence cache, fetched batches)
+# ~20,000; those walked ~1.5 M objects (recent event ids, a presence cache, fetched batches)
 # and took 11 s of a 60 s catch-up. A batch's objects die by reference count, not by cycles, so
 # collecting a hundred times less often loses nothing: 18,754 -> 22,112 events/s at scale 0.2.
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -91,11 +88,6 @@ class Projector:
     write_max: int = 20_000
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "ch"))
     states: dict[TP, PartitionState] = field(default_factory=dict)
-    # OrderedDict, not dict: evicting a plain dict's oldest key with next(iter()) scans the
-    # deleted slots before it, 28 us per eviction at this size against 0.8 us here.
-    presence_sent: OrderedDict[tuple[str, date, str, str], None] = field(
-        default_factory=OrderedDict
-    )
     totals: BatchStats = field(default_factory=BatchStats)
     # Called with {partition: last offset} once a batch's rows and checkpoints are written.
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
@@ -104,7 +96,6 @@ class Projector:
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     # Projected, not yet handed to a write: rows, the partitions they move, the last batch.
     _log_rows: list[list[object]] = field(default_factory=list)
-    _presence: list[tuple[str, date, str, str]] = field(default_factory=list)
     _touched: dict[TP, PartitionState] = field(default_factory=dict)
     _pending_seq: int = 0
     _pending_messages: int = 0
@@ -191,11 +182,9 @@ class Projector:
         says one is already waiting (catch-up) and fewer than `write_max` messages wait."""
         await self._load_new(messages)
         log_rows = self._log_rows
-        presence = self._presence
         pending_dead: list[Any] = []
         touched = self._touched
         states = self.states
-        presence_sent = self.presence_sent
         accepted = redelivered = duplicates = rejected = 0
         for msg in messages:
             tp = (msg.topic, msg.partition)
@@ -206,16 +195,8 @@ class Projector:
                 touched[tp] = state  # its checkpoint moves on
             if outcome is Outcome.ACCEPTED:
                 accepted += 1
+                # ClickHouse derives the presence rows from these (migration 0003).
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
-                team_day, volunteer_day, org_all, team_all, volunteer_all = result.presence
-                # A day row in the cache was sent with the all-time rows of its event, in the
-                # same write: those need no lookup of their own.
-                for rows in ((team_day, org_all, team_all), (volunteer_day, volunteer_all)):
-                    if rows[0] not in presence_sent:
-                        for row in rows:
-                            if row not in presence_sent:
-                                presence_sent[row] = None
-                                presence.append(row)
             elif outcome is Outcome.ALREADY_APPLIED:
                 redelivered += 1
             elif outcome is Outcome.DUPLICATE:
@@ -240,8 +221,6 @@ class Projector:
         stats = BatchStats(
             accepted=accepted, duplicates=duplicates, redelivered=redelivered, rejected=rejected
         )
-        while len(presence_sent) > PRESENCE_CACHE:
-            presence_sent.popitem(last=False)
         # Dead letters are durable before the checkpoint moves past them.
         for fut in pending_dead:
             await fut
@@ -258,14 +237,14 @@ class Projector:
         if seq == self._taken_seq:
             return  # nothing projected since the last write
         self._taken_seq = seq
-        touched, log_rows, presence = self._touched, self._log_rows, self._presence
+        touched, log_rows = self._touched, self._log_rows
         flushes = [take_flush(s) for s in touched.values()]
-        self._touched, self._log_rows, self._presence = {}, [], []
+        self._touched, self._log_rows = {}, []
         self._pending_messages = 0
         await self.wait_for_write()  # one write in flight, in batch order
         if flushes:
             self._writing = asyncio.ensure_future(
-                self._write(seq, log_rows, presence, flushes, list(touched.values()))
+                self._write(seq, log_rows, flushes, list(touched.values()))
             )
             # Let the task hand the write to the writer thread now: the next batch may arrive
             # without the loop ever suspending, and the write would then wait until settle().
@@ -277,11 +256,10 @@ class Projector:
         self,
         seq: int,
         log_rows: list[list[object]],
-        presence: list[tuple[str, date, str, str]],
         flushes: list[FlushRows],
         states: list[PartitionState],
     ) -> None:
-        await self._io("write", lambda: self.store.write(log_rows, presence, flushes))
+        await self._io("write", lambda: self.store.write(log_rows, flushes))
         for state, rows in zip(states, flushes, strict=True):
             mark_written(state, rows)
         if self.on_written is not None:
