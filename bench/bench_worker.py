@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -162,8 +163,8 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def simulated(s: Settings, scale: float) -> tuple[int, int]:
-    """Simulate the campaign at `scale` and emit it; (events on the topics, sampling assists)."""
+def simulated(s: Settings, scale: float) -> tuple[int, dict[str, Any]]:
+    """Simulate the campaign at `scale` and emit it; (events on the topics, expected totals)."""
     out, expect = Path(f"/tmp/bench-sim-{scale}.jsonl"), Path(f"/tmp/bench-sim-{scale}.json")
     env = {**os.environ, **s.environ()}
     cli = [sys.executable, "-m", "streams.cli"]
@@ -172,7 +173,7 @@ def simulated(s: Settings, scale: float) -> tuple[int, int]:
     emit = ["emit", str(out), "--allow-rejects", "--quiet"]
     subprocess.run([*cli, *emit], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     meta = json.loads(expect.read_text())
-    return meta["meta"]["lines"] - meta["meta"]["invalid"], meta["totals"]["sampling_assists"]
+    return meta["meta"]["lines"] - meta["meta"]["invalid"], meta["totals"]
 
 
 def catchup(
@@ -185,11 +186,11 @@ def catchup(
         # Topics filled by an earlier --simulated run: a new database is a new consumer group.
         meta = json.loads(Path(f"/tmp/bench-sim-{scale}.json").read_text())
         n = meta["meta"]["lines"] - meta["meta"]["invalid"]
-        expected = meta["totals"]["sampling_assists"]
+        expected = meta["totals"]
     elif scale is None:
         events = synthetic(random.Random(7), n)
         produce(s, events)
-        expected = sum(p for _, _, _, p in events)
+        expected = {"sampling_assists": sum(p for _, _, _, p in events)}
     else:
         n, expected = simulated(s, scale)
     print(f"put {n} events on the topics in {time.monotonic() - t0:.1f} s")
@@ -212,16 +213,17 @@ def catchup(
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(30)
-    (sampling,) = s.clickhouse.client().execute("SELECT sampling_assists FROM totals")[0]
+    rows, columns = s.clickhouse.client().execute("SELECT * FROM totals", with_column_types=True)
+    got = dict(zip((name for name, _ in columns), rows[0], strict=True))
+    # The simulator's expected.json has every column; the synthetic events only their sum.
+    differ = [f"{k} {got[k]} (expected {v})" for k, v in expected.items() if got[k] != v]
     print(
         f"worker caught up {n} events in {elapsed:.1f} s (incl. start-up): "
         f"{n / elapsed:,.0f} events/s"
     )
     print(f"peak worker RSS: {peak:.0f} MiB")
-    print(
-        f"sampling_assists in totals: {sampling} (produced {expected}): "
-        f"{'exact' if sampling == expected else 'MISMATCH'}"
-    )
+    checked = ", ".join(expected) if len(expected) < 3 else f"all {len(expected)} columns"
+    print(f"totals, {checked}: {'exact' if not differ else 'MISMATCH: ' + '; '.join(differ)}")
     print(
         f"CPU yardstick (bench/common.py, lower is faster): {before:.2f} s before, "
         f"{cpu_yardstick():.2f} s after"
