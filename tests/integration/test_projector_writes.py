@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 from events.examples import EXAMPLES
@@ -62,3 +63,33 @@ def test_batches_join_one_write_only_while_more_are_fetched(isolated: Settings) 
         assert projector.batches_done == 4
 
     asyncio.run(run())
+
+
+def test_times_are_written_and_read_back_as_utc(isolated: Settings) -> None:
+    # DateTime values go to the driver as epoch seconds: a naive datetime would be read in the
+    # server's (or host's) zone. 07:00 and 12:30 at +08:00 are 23:00 and 04:30 UTC.
+    migrate.apply(isolated.clickhouse)
+    now_ms = int(time.time() * 1000)
+    shift = [
+        Message("events.shifts", 0, i, now_ms, json.dumps(EXAMPLES[kind]).encode())
+        for i, kind in enumerate(["volunteer.checked_in", "volunteer.checked_out"])
+    ]
+    check_in = int(datetime(2022, 3, 16, 23, 0, tzinfo=UTC).timestamp())
+    check_out = int(datetime(2022, 3, 17, 4, 30, tzinfo=UTC).timestamp())
+
+    async def run() -> None:
+        await _handle(Projector(StateStore(isolated.clickhouse)), 1, shift, more=False)
+
+    asyncio.run(run())
+    client = isolated.clickhouse.client()
+    logged = client.execute(
+        "SELECT toUInt32(occurred_at), day FROM event_log ORDER BY kafka_offset"
+    )
+    assert logged == [(check_in, date(2022, 3, 17)), (check_out, date(2022, 3, 17))]
+    seen = client.execute(
+        "SELECT toUInt32(checked_in_at), toUInt32(checked_out_at), status, service_s "
+        "FROM shifts_current"
+    )
+    assert seen == [(check_in, check_out, "closed", 5 * 3600 + 30 * 60)]
+    loaded = StateStore(isolated.clickhouse).load("events.shifts", 0).shifts["shift-0451-07"]
+    assert (loaded.checked_in_at, loaded.checked_out_at) == (check_in, check_out)
