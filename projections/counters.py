@@ -13,7 +13,18 @@ from __future__ import annotations
 from array import array
 from datetime import date, timedelta
 
-STRIDE = 8  # values per counter, in COUNTER_COLUMNS order (projections.state)
+# The values of a counter: the counters table's value columns, in this order.
+COLUMNS = (
+    "events",
+    "calls",
+    "calls_reached",
+    "call_s",
+    "sampling_assists",
+    "disinfected_m2",
+    "floors",
+    "donations_fen",
+)
+STRIDE = len(COLUMNS)
 EVENTS, CALLS, CALLS_REACHED, CALL_S, SAMPLING_ASSISTS, DISINFECTED_M2, FLOORS, DONATIONS_FEN = (
     range(STRIDE)
 )

@@ -67,17 +67,7 @@ class Outcome(Enum):
     REJECTED = "rejected"
 
 
-# The values of a counter, in projections.counters' order.
-COUNTER_COLUMNS = (
-    "events",
-    "calls",
-    "calls_reached",
-    "call_s",
-    "sampling_assists",
-    "disinfected_m2",
-    "floors",
-    "donations_fen",
-)
+COUNTER_COLUMNS = c.COLUMNS
 
 
 @dataclass(slots=True)
