@@ -4,9 +4,8 @@ A migration is `projections/migrations/NNNN_name.sql`: statements separated by `
 of a line, `{db}` standing for the (checked, quoted) database name. Statements are idempotent
 (`IF NOT EXISTS`; ClickHouse 18.16 has none for ADD COLUMN, so `apply` skips an `ALTER TABLE
 {db}.t ADD COLUMN c` whose column exists), so a run interrupted half-way is finished by the
-next run. An applied
-migration must never be edited: `apply` refuses when a checksum differs and names the file;
-write a new migration instead.
+next run. An applied migration must never be edited: `apply` refuses when a checksum differs
+and names the file; write a new migration instead.
 """
 
 from __future__ import annotations
