@@ -3,9 +3,9 @@
 Imports nothing else of Frontline. Downstream code uses only the names re-exported here.
 """
 
-from events.decode import SHANGHAI, decode, decode_at, encode, local_day
+from events.decode import DEFAULT_MAX_BYTES, SHANGHAI, decode, decode_at, encode, local_day
 from events.envelope import Envelope
-from events.privacy import contact_ref, looks_like_phone, normalize_phone
+from events.privacy import contact_ref, looks_like_phone, mask_digit_runs, normalize_phone
 from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, Rejected
 from events.types import (
     CURRENT_VERSION,
@@ -28,6 +28,7 @@ from events.upcasting import UPCASTERS
 
 __all__ = [
     "CURRENT_VERSION",
+    "DEFAULT_MAX_BYTES",
     "EVENT_TYPES",
     "FAMILIES",
     "REJECTION_CODES",
@@ -54,5 +55,6 @@ __all__ = [
     "family",
     "local_day",
     "looks_like_phone",
+    "mask_digit_runs",
     "normalize_phone",
 ]

@@ -28,6 +28,27 @@ PHONE_RE: Final = re.compile(
 )
 
 
+# Masking (dead letters): any run of digits, whatever separates them (spaces, - . ( ) / : _ +),
+# also full-width digits and JSON escapes of digits (\u0031), is masked when it holds 7 or more
+# digits: the shortest local landline number. Possessive quantifiers keep the scan linear.
+_DIGIT: Final = r"(?:\\u003\d|\d)"
+_DIGIT_RUN: Final = re.compile(rf"{_DIGIT}(?:[\s\-.()/:_+]*+{_DIGIT})*+")
+_DIGIT_TOKEN: Final = re.compile(_DIGIT)
+MASK_MIN_DIGITS: Final = 7
+
+
+def _mask(match: re.Match[str]) -> str:
+    run = match.group()
+    return "#" * len(run) if len(_DIGIT_TOKEN.findall(run)) >= MASK_MIN_DIGITS else run
+
+
+def mask_digit_runs(raw: bytes) -> bytes:
+    """`raw` with every run of 7+ digits replaced by as many `#`: no phone number survives,
+    whatever its separators. Bytes that are not UTF-8 are kept as they are."""
+    text = raw.decode("utf-8", "surrogateescape")
+    return _DIGIT_RUN.sub(_mask, text).encode("utf-8", "surrogateescape")
+
+
 def looks_like_phone(value: str) -> bool:
     """True if `value` contains something shaped like a mainland mobile or landline number."""
     return PHONE_RE.search(value) is not None

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from events import Rejected, decode
+from streams.dead_letters import dead_letter
 from streams.producer import Delivered, IngestError, Outcome, Producer
-from streams.rejects import reject_record
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _reject(
         }
         rejects.write(json.dumps(entry, ensure_ascii=False) + "\n")
     origin = {"via": "emit", "file": source_name, "line": number, "device_id": None}
-    record = reject_record(raw, code=rej.code, message=rej.message, field=rej.field, origin=origin)
+    record = dead_letter(raw, code=rej.code, message=rej.message, field=rej.field, origin=origin)
     # A dead letter that cannot be stored is a delivery failure like any other.
     producer.send_dead_letter(record).add_done_callback(_count_failures_only(stats))
 

@@ -33,8 +33,8 @@ from aiohttp import web
 from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
+from streams.dead_letters import dead_letter
 from streams.producer import Delivered, Delivery, IngestError, Outcome, Producer
-from streams.rejects import reject_record
 from streams.settings import ConfigError, Settings, check_kafka_reachable
 from streams.tokens import Device, TokenStore
 
@@ -166,9 +166,7 @@ def _validate(items: list[Any], device: Device, received_at: datetime) -> _Batch
         except Rejected as rej:
             batch.statuses.append(_rejected(index, item, rej.code, rej.message, rej.field))
             batch.dead_letters.append(
-                reject_record(
-                    raw, code=rej.code, message=rej.message, field=rej.field, origin=origin
-                )
+                dead_letter(raw, code=rej.code, message=rej.message, field=rej.field, origin=origin)
             )
             continue
         if event.org_id != device.org_id:
@@ -176,7 +174,7 @@ def _validate(items: list[Any], device: Device, received_at: datetime) -> _Batch
             batch.wrong_org = True
             batch.statuses.append(_rejected(index, item, "wrong_org", message, "org_id"))
             batch.dead_letters.append(
-                reject_record(raw, code="wrong_org", message=message, field="org_id", origin=origin)
+                dead_letter(raw, code="wrong_org", message=message, field="org_id", origin=origin)
             )
             continue
         batch.statuses.append(

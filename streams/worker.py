@@ -37,8 +37,8 @@ from projections.state import (
     take_flush,
 )
 from projections.state_store import StateStore
+from streams.dead_letters import dead_letter
 from streams.fetcher import TP, BatchFetcher
-from streams.rejects import reject_record
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 
@@ -57,6 +57,10 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def tune_gc() -> None:
     """Collect cyclic garbage less often (GC_THRESHOLDS); for the worker process only."""
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class BatchLostError(Exception):
+    """A fetched batch never reached the projection; the worker stops rather than skip it."""
 
 
 class PositionGapError(Exception):
@@ -93,6 +97,7 @@ class Projector:
     # Called with {partition: last offset} once a batch's rows and checkpoints are written.
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
     batches_done: int = 0  # batches projected and written, in order
+    failed: BaseException | None = None  # set once projection stopped for good
     _writing: asyncio.Task[None] | None = None
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     # Projected, not yet handed to a write: rows, the partitions they move, the last batch.
@@ -108,9 +113,18 @@ class Projector:
             self.states.pop(tp, None)
 
     async def drain(self, batches: int) -> None:
-        """Wait until the first `batches` batches are projected and written."""
+        """Wait until the first `batches` batches are projected and written (or the projection
+        failed: then the worker is stopping and nothing more will be written)."""
         async with self._progress:
-            await self._progress.wait_for(lambda: self.batches_done >= batches)
+            await self._progress.wait_for(
+                lambda: self.batches_done >= batches or self.failed is not None
+            )
+
+    async def fail(self, exc: BaseException) -> None:
+        """Record that projection stopped for good; wakes anyone draining."""
+        async with self._progress:
+            self.failed = exc
+            self._progress.notify_all()
 
     async def _done(self, batches: int) -> None:
         async with self._progress:
@@ -181,9 +195,16 @@ class Projector:
     ) -> BatchStats:
         """Project batch number `seq`; write it now, or with the next batches if `more_fetched()`
         says one is already waiting (catch-up) and fewer than `write_max` messages wait."""
+        if seq != self._pending_seq + 1:
+            # A batch between the fetcher and here was lost: counting on would move the
+            # checkpoints past events never projected.
+            raise BatchLostError(
+                f"batch {seq} arrived after batch {self._pending_seq}; stopping without "
+                "committing (a restart resumes from the ClickHouse checkpoints)"
+            )
         await self._load_new(messages)
         log_rows = self._log_rows
-        pending_dead: list[Any] = []
+        dead_letters: list[bytes] = []
         touched = self._touched
         states = self.states
         accepted = redelivered = duplicates = rejected = 0
@@ -205,32 +226,66 @@ class Projector:
             else:
                 rejected += 1
                 assert result.rejection is not None
-                # Same record as ingest, with a rejected phone number masked.
-                record = reject_record(
-                    msg.value or b"",
-                    code=result.rejection.code,
-                    message=result.rejection.message,
-                    field=result.rejection.field,
-                    origin={
-                        "via": "worker",
-                        "topic": msg.topic,
-                        "partition": msg.partition,
-                        "offset": msg.offset,
-                    },
+                # Same record as ingest: bounded, digit runs masked.
+                dead_letters.append(
+                    dead_letter(
+                        msg.value or b"",
+                        code=result.rejection.code,
+                        message=result.rejection.message,
+                        field=result.rejection.field,
+                        origin={
+                            "via": "worker",
+                            "topic": msg.topic,
+                            "partition": msg.partition,
+                            "offset": msg.offset,
+                        },
+                    )
                 )
-                pending_dead.append(await dead.send(value=record))
         stats = BatchStats(
             accepted=accepted, duplicates=duplicates, redelivered=redelivered, rejected=rejected
         )
         # Dead letters are durable before the checkpoint moves past them.
-        for fut in pending_dead:
-            await fut
+        if dead_letters:
+            await self._send_dead_letters(dead, dead_letters)
         self.totals.add(stats)
         self._pending_seq = seq
         self._pending_messages += len(messages)
         if self._pending_messages >= self.write_max or not more_fetched():
             await self._start_write()
         return stats
+
+    async def _send_dead_letters(self, dead: faust.TopicT, records: list[bytes]) -> None:
+        """Send until Kafka acknowledges every record; while it does not, consumption waits
+        (like a ClickHouse outage): a dead letter is never skipped, so neither is its offset."""
+        delay = 0.5
+        while records:
+            failed: list[bytes] = []
+            problem: BaseException | None = None
+            sent: list[tuple[bytes, Awaitable[Any]]] = []
+            for record in records:
+                try:
+                    sent.append((record, await dead.send(value=record)))
+                except Exception as exc:  # aiokafka/faust raise many types; all mean "retry"
+                    failed.append(record)
+                    problem = exc
+            for record, acknowledged in sent:
+                try:
+                    await acknowledged
+                except Exception as exc:
+                    failed.append(record)
+                    problem = exc
+            records = failed
+            if records:
+                log.warning(
+                    "dead-letter send failed for %d record(s) (%s: %s); consumption paused, "
+                    "retrying in %.1fs",
+                    len(records),
+                    type(problem).__name__,
+                    problem,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _start_write(self) -> None:
         """Hand everything projected so far to the writer, after the write in flight."""
@@ -316,6 +371,10 @@ def create_app(
         # loads their state from ClickHouse.
         await projector.drain(handed)
         projector.forget(revoked)
+        if projector.failed is not None:
+            # Nothing fetched after the failure may be committed: give the partitions up as
+            # they are, the next owner resumes from the ClickHouse checkpoints.
+            return
 
     fetcher = BatchFetcher(
         settings, batch_max=batch_max, within_s=batch_within_s, on_revoked=on_revoked
@@ -350,8 +409,18 @@ def create_app(
             try:
                 # Another batch handed over already: catching up, its rows can join this write.
                 await projector.handle(seq, messages, dead, partial(_handed_after, seq))
-            except PositionGapError as exc:
-                log.critical("%s", exc)
+            except Exception as exc:
+                # Never go on past a batch that was not fully projected and written: stop the
+                # whole worker, loudly, with nothing committed beyond the last checkpoint.
+                # Faust would restart the agent and the rest of the batch would be skipped.
+                await projector.fail(exc)
+                log.critical(
+                    "projection stopped at batch %d: %s: %s. Nothing past the last ClickHouse "
+                    "checkpoint is committed; a restarted worker resumes from there.",
+                    seq,
+                    type(exc).__name__,
+                    exc,
+                )
                 await app.crash(exc)
                 return
             if time.monotonic() - last_report > 10:

@@ -64,3 +64,10 @@ def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes | None, 
         return out
     finally:
         consumer.close()
+
+
+def read_dead_letters(settings: Settings, topic: str) -> list[dict[str, Any]]:
+    """Every record of the dead-letter topic, parsed."""
+    from streams.dead_letters import read_dead_letter
+
+    return [read_dead_letter(value) for _, _, value in read_topic(settings, topic)]

@@ -10,12 +10,15 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from events.examples import EXAMPLES
 from projections import migrate
 from projections.state import Message
 from projections.state_store import StateStore
+from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
-from streams.worker import Projector
+from streams.worker import BatchLostError, Projector
 
 TOPIC = "events.sampling"
 
@@ -93,3 +96,48 @@ def test_times_are_written_and_read_back_as_utc(isolated: Settings) -> None:
     assert seen == [(check_in, check_out, "closed", 5 * 3600 + 30 * 60)]
     loaded = StateStore(isolated.clickhouse).load("events.shifts", 0).shifts["shift-0451-07"]
     assert (loaded.checked_in_at, loaded.checked_out_at) == (check_in, check_out)
+
+
+def test_a_lost_batch_stops_the_projection_before_anything_moves(isolated: Settings) -> None:
+    migrate.apply(isolated.clickhouse)
+
+    async def run() -> None:
+        projector = Projector(StateStore(isolated.clickhouse))
+        await _handle(projector, 1, _batch(0, 10), more=False)
+        with pytest.raises(BatchLostError, match="batch 3 arrived after batch 1"):
+            await _handle(projector, 3, _batch(20, 10), more=False)
+
+    asyncio.run(run())
+    assert _written(isolated) == (10, 9)  # batch 3 was never counted, nothing moved past 9
+
+
+def test_dead_letters_are_retried_until_kafka_takes_them(isolated: Settings) -> None:
+    migrate.apply(isolated.clickhouse)
+    sent: list[bytes] = []
+
+    class Flaky:
+        """A dead-letter topic whose first two sends fail, as while Kafka is away."""
+
+        failures = 2
+
+        async def send(self, value: bytes) -> asyncio.Future[None]:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self.failures:
+                self.failures -= 1
+                future.set_exception(ConnectionError("broker away"))
+            else:
+                sent.append(value)
+                future.set_result(None)
+            return future
+
+    poison = Message(TOPIC, 0, 10, int(time.time() * 1000), b"{" + b" " * (2 << 20) + b"}")
+
+    async def run() -> None:
+        projector = Projector(StateStore(isolated.clickhouse))
+        batch = [*_batch(0, 10), poison, *_batch(11, 5)]
+        await projector.handle(1, batch, dead=Flaky(), more_fetched=lambda: False)  # type: ignore[arg-type]
+        await projector.wait_for_write()
+
+    asyncio.run(run())
+    assert [read_dead_letter(v)["code"] for v in sent] == ["too_large"]
+    assert _written(isolated) == (15, 15)  # every valid event, the poison's offset passed
