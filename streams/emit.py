@@ -30,6 +30,7 @@ class EmitStats:
     acknowledged: int = 0
     rejected: int = 0
     failed: int = 0
+    stopped_at: int | None = None  # the line where Kafka stopped taking events, if it did
     started: float = field(default_factory=time.monotonic)
     by_topic: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[str] = field(default_factory=Counter)
@@ -68,8 +69,10 @@ def emit_lines(
     """Send every line; returns once every sent event is acknowledged or failed.
 
     Rejections go to `rejects` (one JSON object per line: line, code, message, field, text)
-    and to the dead-letter topic. Delivery failures are counted in `failed`: rerun the same
-    input then (duplicates are harmless, `event_id` dedups downstream).
+    and to the dead-letter topic; a rejected line never stops the run. Delivery failures are
+    counted in `failed`; if Kafka stops taking events altogether, the run stops at that line
+    (`stopped_at`). Either way, rerun the same input (duplicates are harmless, `event_id`
+    dedups downstream).
     """
     stats = EmitStats()
     next_report = stats.started + progress_every_s
@@ -79,12 +82,19 @@ def emit_lines(
             continue
         stats.lines += 1
         try:
-            event = decode(raw)
-        except Rejected as rej:
-            _reject(producer, stats, rej, raw, number, source_name, rejects)
-        else:
-            producer.send_event(event).add_done_callback(stats.delivered)
-            stats.sent += 1
+            try:
+                event = decode(raw)
+            except Rejected as rej:
+                _reject(producer, stats, rej, raw, number, source_name, rejects)
+            else:
+                producer.send_event(event).add_done_callback(stats.delivered)
+                stats.sent += 1
+        except IngestError as exc:
+            # Kafka takes nothing more (down, or no room freed within the producer's block
+            # time): stop here; rerunning the same input is safe (event_id dedups).
+            stats.stopped_at = number
+            stats.first_failure = stats.first_failure or str(exc)
+            break
         if progress is not None and stats.lines % 1024 == 0:
             now = time.monotonic()
             if now >= next_report:

@@ -8,8 +8,11 @@ Contract (also in `GET /openapi.json`):
   are also written to the dead-letter topic (origin `http`, device id, index in the batch).
   Resending a batch is safe: it is accepted again, and `event_id` dedups downstream.
 - Whole-request errors, as `{"error": {"code", "message"}}`: 400 `malformed_json` /
-  `not_an_array` / `empty_batch`; 401 `unauthorized`; 403 `wrong_org`; 413 `too_large` /
-  `too_many_events`; 429 `rate_limited` (Retry-After); 503 `kafka_unavailable` (Retry-After).
+  `not_an_array` / `empty_batch` / `bad_content_encoding` / `unreadable_body`; 401
+  `unauthorized`; 403 `wrong_org`; 413 `too_large` / `too_many_events`; 429 `rate_limited`
+  (Retry-After); 503 `kafka_unavailable` / `token_store_unavailable` (Retry-After).
+- One bad event never fails a request: an oversized, unencodable or otherwise invalid event is
+  rejected alone (its status says why) and the others are stored.
 - Wrong org: if any event names another org than the token's, the whole request is refused
   (403) and no event of it is stored; the offending events go to the dead-letter topic. A
   device sending another org's events is misconfigured or compromised; accepting the rest
@@ -30,13 +33,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
 from streams.producer import Delivered, Delivery, IngestError, Outcome, Producer
 from streams.settings import ConfigError, Settings, check_kafka_reachable
-from streams.tokens import Device, TokenStore
+from streams.tokens import Device, TokenError, TokenStore
 
 MAX_EVENTS: Final = 1000
 MAX_BYTES: Final = 1024 * 1024
@@ -159,7 +163,11 @@ def _validate(items: list[Any], device: Device, received_at: datetime) -> _Batch
     """Decode every element with the contract; check its org. Pure but for the clock passed in."""
     batch = _Batch()
     for index, item in enumerate(items):
-        raw = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+        # A lone surrogate (JSON "\ud800") has no UTF-8 form: encoded as it is, the event is
+        # refused by the contract as invalid_encoding instead of failing the whole request.
+        raw = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8", "surrogatepass"
+        )
         origin = {"via": "http", "device_id": device.device_id, "index": index}
         try:
             event = decode(raw, received_at=received_at)
@@ -215,13 +223,22 @@ class IngestApp:
         self.link = KafkaLink(settings)
 
     def _device(self, request: web.Request) -> Device | None:
+        """The token's device; raises TokenError when the token store cannot be read."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         return self.store.authenticate(token.strip())
 
     async def post_events(self, request: web.Request) -> web.Response:
-        device = self._device(request)
+        try:
+            device = self._device(request)
+        except TokenError as exc:
+            return error(
+                503,
+                "token_store_unavailable",
+                f"device tokens cannot be checked now; retry later ({exc})",
+                retry_after=RETRY_AFTER_S,
+            )
         if device is None:
             return error(401, "unauthorized", "send Authorization: Bearer <device token>")
         wait = self.limiter.allow(device.token_sha256)
@@ -238,6 +255,15 @@ class IngestApp:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _too_large()
+        except RequestPayloadError:
+            if request.headers.get("Content-Encoding"):
+                return error(
+                    400,
+                    "bad_content_encoding",
+                    f"the body is not valid {request.headers['Content-Encoding']}; "
+                    "send it compressed as declared, or without Content-Encoding",
+                )
+            return error(400, "unreadable_body", "the body could not be read whole; resend it")
         try:
             items = json.loads(body)
         except (ValueError, RecursionError):
@@ -281,12 +307,18 @@ class IngestApp:
         )
 
     async def healthz(self, request: web.Request) -> web.Response:
+        """200 when Kafka is reachable and the token store readable; 503 says which is not."""
         loop = asyncio.get_running_loop()
+        body = {"status": "ok", "kafka": "reachable", "tokens": "readable"}
         try:
             await loop.run_in_executor(None, check_kafka_reachable, self.settings, 1.0)
         except ConfigError as exc:
-            return web.json_response({"status": "degraded", "kafka": str(exc)}, status=503)
-        return web.json_response({"status": "ok", "kafka": "reachable"})
+            body.update(status="degraded", kafka=str(exc))
+        try:
+            self.store.check()
+        except TokenError as exc:
+            body.update(status="degraded", tokens=str(exc))
+        return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
@@ -370,12 +402,18 @@ def openapi_document() -> dict[str, Any]:
                             "Every event accepted (acknowledged by Kafka) or rejected",
                             {"$ref": "#/components/schemas/Accepted"},
                         ),
-                        "400": reply("malformed_json, not_an_array, empty_batch"),
+                        "400": reply(
+                            "malformed_json, not_an_array, empty_batch, bad_content_encoding, "
+                            "unreadable_body"
+                        ),
                         "401": reply("unauthorized: missing, unknown or revoked token"),
                         "403": reply("wrong_org: an event of another org; nothing stored"),
                         "413": reply("too_large (> 1 MiB) or too_many_events (> 1000)"),
                         "429": reply("rate_limited; see Retry-After"),
-                        "503": reply("kafka_unavailable; resend the batch after Retry-After"),
+                        "503": reply(
+                            "kafka_unavailable or token_store_unavailable; resend the batch "
+                            "after Retry-After"
+                        ),
                     },
                 }
             },

@@ -84,8 +84,12 @@ class TokenStore:
     def devices(self) -> list[Device]:
         return self._read()
 
+    def check(self) -> None:
+        """Raise TokenError if the token file cannot be read now (health checks)."""
+        self._refresh()
+
     def authenticate(self, token: str) -> Device | None:
-        """The active device holding `token`, or None."""
+        """The active device holding `token`, or None. TokenError if the file is unreadable."""
         self._refresh()
         device = self._by_hash.get(token_hash(token))
         return device if device is not None and device.revoked_at is None else None
@@ -104,6 +108,10 @@ class TokenStore:
             except FileNotFoundError:
                 stamp = (0, 0)
             if stamp != self._stamp:
+                # A file that cannot be read is not an empty store: nobody is let in, and
+                # every check says why until the file is fixed.
+                self._by_hash = {}
+                self._stamp = None
                 self._by_hash = {d.token_sha256: d for d in self._read()}
                 self._stamp = stamp
 
@@ -114,7 +122,13 @@ class TokenStore:
             return []
         except (OSError, ValueError) as exc:
             raise TokenError(f"cannot read the token file {self.path}: {exc}") from None
-        return [Device(**d) for d in doc.get("devices", [])]
+        try:
+            return [Device(**d) for d in doc.get("devices", [])]
+        except (AttributeError, TypeError) as exc:
+            raise TokenError(
+                f"the token file {self.path} is not a Frontline token file ({exc}); "
+                "restore it from a backup or recreate the tokens"
+            ) from None
 
     @contextmanager
     def _editing(self) -> Iterator[list[Device]]:

@@ -121,6 +121,14 @@ def emit(source: IO[bytes], rejects_path: Path | None, allow_rejects: bool, quie
     if stats.rejected:
         codes = ", ".join(f"{c} {n}" for c, n in stats.rejected_by_code.most_common())
         click.echo(f"  rejected: {codes} -> {rejects_path} and the dead-letter topic")
+    if stats.stopped_at is not None:
+        click.echo(
+            f"frontline: Kafka stopped taking events at line {stats.stopped_at:,} "
+            f"({stats.first_failure}); the lines after it were not sent. Rerun emit with the "
+            "same input once Kafka is back: events already stored are counted once.",
+            err=True,
+        )
+        sys.exit(3)
     if stats.failed or stats.acknowledged < stats.sent:
         click.echo(
             f"frontline: Kafka did not acknowledge {stats.sent - stats.acknowledged:,} events "

@@ -82,3 +82,25 @@ def test_emit_stdin_allow_rejects_and_clean_run(isolated: Settings, tmp_path: Pa
         assert clean.exit_code == 0, clean.output
         assert not Path("none.jsonl").exists()
     assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 2
+
+
+def test_an_800_kb_line_is_rejected_and_the_lines_after_it_are_sent(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    # Issue #11, finding 2: its dead letter was too big to send, emit died with a traceback.
+    ensure(isolated)
+    huge = event()
+    huge["data"]["note"] = "z" * 800_000
+    source = tmp_path / "huge.jsonl"
+    source.write_bytes(b"\n".join([line(event()), line(huge), line(event()), line(event())]))
+    env = {"FRONTLINE_TOPIC_PREFIX": isolated.topic_prefix}
+
+    result = CliRunner().invoke(main, ["emit", "--quiet", str(source)], env=env)
+
+    assert result.exit_code == 1, result.output  # a line was rejected; nothing failed
+    assert "3 accepted, 1 rejected, 0 not acknowledged" in result.output
+    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 3
+    letters = [read_dead_letter(v) for _, _, v in read_topic(isolated, dead_letter_topic(isolated))]
+    assert [(d["code"], d["origin"]["line"], d["truncated"]) for d in letters] == [
+        ("too_large", 2, True)
+    ]

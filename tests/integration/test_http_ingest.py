@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -228,3 +230,80 @@ def test_tokens_cli_keeps_only_hashes(tmp_path: Path) -> None:
     assert runner.invoke(main, ["tokens", "revoke", "--device", "kiosk-9"], env=env).exit_code == 0
     assert TokenStore(tmp_path / "t.json").authenticate(token) is None
     assert runner.invoke(main, ["tokens", "revoke", "--device", "kiosk-9"], env=env).exit_code == 1
+
+
+# -- one bad event never fails the batch (issue #11, finding 2) --------------------------------
+
+
+def _post(url: str, body: bytes, token: str, **headers: str) -> Reply:
+    request = urllib.request.Request(
+        f"{url}/v1/events",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())
+
+
+def test_an_800_kb_event_is_rejected_alone_and_the_rest_stored(
+    isolated: Settings, server: str, store: TokenStore
+) -> None:
+    good = [event(), event("donation.received")]
+    huge = event(source="app:x:" + "y" * 100)
+    huge["data"]["note"] = "z" * 800_000
+    status, _, reply = call(
+        f"{server}/v1/events", batch(good[0], huge, good[1]), store.create("d8", ORG)
+    )
+    assert status == 202, reply
+    assert [s.get("code") for s in reply["events"]] == [None, "too_large", None]
+    assert stored(isolated) == 2
+    letters = [read_dead_letter(v) for _, _, v in read_topic(isolated, dead_letter_topic(isolated))]
+    assert [d["code"] for d in letters] == ["too_large"]
+    assert letters[0]["truncated"] is True
+
+
+def test_a_lone_surrogate_is_rejected_alone_not_a_500(
+    isolated: Settings, server: str, store: TokenStore
+) -> None:
+    bad = json.dumps([event(), event(source="app:\\ud800")]).replace("\\\\ud800", "\\ud800")
+    status, _, reply = _post(server, bad.encode(), store.create("d9", ORG))
+    assert status == 202, reply
+    assert [s.get("code") for s in reply["events"]] == [None, "invalid_encoding"]
+    assert stored(isolated) == 1
+    letters = [read_dead_letter(v) for _, _, v in read_topic(isolated, dead_letter_topic(isolated))]
+    assert [d["code"] for d in letters] == ["invalid_encoding"]
+
+
+def test_a_gzip_body_that_is_not_gzip_gets_400(server: str, store: TokenStore) -> None:
+    status, _, reply = _post(
+        server, b"not gzip at all", store.create("d10", ORG), **{"Content-Encoding": "gzip"}
+    )
+    assert (status, reply["error"]["code"]) == (400, "bad_content_encoding")
+
+
+def test_a_real_gzip_body_is_accepted(isolated: Settings, server: str, store: TokenStore) -> None:
+    body = gzip.compress(batch(event()))
+    status, _, reply = _post(server, body, store.create("d11", ORG), **{"Content-Encoding": "gzip"})
+    assert (status, reply["accepted"]) == (202, 1)
+
+
+def test_a_corrupted_token_file_gives_503_and_health_says_so(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    ensure(isolated)
+    store = TokenStore(tmp_path / "tokens.json")
+    token = store.create("d12", ORG)
+    with serving(create_app(isolated, store)) as url:
+        assert call(f"{url}/v1/events", batch(event()), token)[0] == 202
+        (tmp_path / "tokens.json").write_text('{"devices": [{"token_sha256": ')
+        time.sleep(1.1)  # the store rereads a changed file at most once a second
+        status, headers, reply = call(f"{url}/v1/events", batch(event()), token)
+        assert (status, reply["error"]["code"]) == (503, "token_store_unavailable")
+        assert "Retry-After" in headers
+        health, _, body = call(f"{url}/healthz")
+        assert health == 503
+        assert body["status"] == "degraded"
+        assert "token" in body["tokens"]

@@ -1,0 +1,76 @@
+"""`emit_lines`' control flow, with a stand-in producer (no Kafka: the real one is exercised by
+tests/integration/test_emit.py): a rejected line never stops a run; Kafka refusing everything
+stops it at that line, for exit code 3."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from events import Event, encode
+from events.examples import EXAMPLES
+from streams.dead_letters import read_dead_letter
+from streams.emit import emit_lines
+from streams.producer import BrokerUnavailable, Delivered, Outcome
+
+
+class _Done:
+    def add_done_callback(self, callback: Callable[[Outcome], None]) -> None:
+        callback(Delivered("t", 0, 0))
+
+
+class StandIn:
+    """Takes events until `fail_from` sends were made, then raises like a dead broker."""
+
+    def __init__(self, fail_from: int | None = None) -> None:
+        self.fail_from = fail_from
+        self.events: list[bytes] = []
+        self.dead: list[bytes] = []
+
+    def _count(self) -> None:
+        if self.fail_from is not None and len(self.events) + len(self.dead) >= self.fail_from:
+            raise BrokerUnavailable("Kafka refused or could not take the write: gone")
+
+    def send_event(self, event: Event) -> _Done:
+        self._count()
+        self.events.append(encode(event))
+        return _Done()
+
+    def send_dead_letter(self, record: bytes) -> _Done:
+        self._count()
+        self.dead.append(record)
+        return _Done()
+
+    def flush(self) -> None:
+        pass
+
+
+def _lines(*docs: Any) -> list[bytes]:
+    return [(d if isinstance(d, bytes) else json.dumps(d).encode()) + b"\n" for d in docs]
+
+
+def test_rejected_lines_never_stop_the_run() -> None:
+    good = EXAMPLES["sampling.assisted"]
+    huge = json.dumps(good).encode()[:-1] + b"," + b" " * 900_000 + b"}"
+    producer = StandIn()
+    rejects = io.StringIO()
+    stats = emit_lines(
+        _lines(good, huge, b"{nope", good),
+        producer,  # type: ignore[arg-type]
+        source_name="f",
+        rejects=rejects,
+    )
+    assert (stats.lines, stats.sent, stats.rejected, stats.stopped_at) == (4, 2, 2, None)
+    assert [read_dead_letter(d)["code"] for d in producer.dead] == ["too_large", "malformed_json"]
+
+
+def test_kafka_refusing_stops_the_run_at_that_line() -> None:
+    good = EXAMPLES["sampling.assisted"]
+    producer = StandIn(fail_from=2)
+    stats = emit_lines(_lines(good, good, good, good), producer, source_name="f")  # type: ignore[arg-type]
+    assert stats.stopped_at == 3
+    assert stats.sent == 2
+    assert stats.first_failure is not None
+    assert "gone" in stats.first_failure
