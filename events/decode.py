@@ -8,6 +8,7 @@ problem with a stable code, so rejections cost more than acceptances, on purpose
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final
@@ -171,6 +172,19 @@ def _scan_for_phones(value: Any, path: str, depth: int = 0) -> None:
         raise _phone(path)
 
 
+# Between two letters: digits and whatever separates them.
+_DIGIT_RUN: Final = re.compile(r"\d[^A-Za-z]*")
+
+
+def _hides_phone(value: object) -> bool:
+    """A phone number written with any separators (138.0635.0000, 138:0635:0000) in an id."""
+    if not isinstance(value, str):
+        return False
+    return any(
+        PHONE_RE.search(re.sub(r"\D", "", run.group())) for run in _DIGIT_RUN.finditer(value)
+    )
+
+
 def _is_opaque(path: str, value: str) -> bool:
     """Valid UUIDs and hashes are random digits, not phone numbers."""
     if path == "event_id":
@@ -240,6 +254,8 @@ def _rejection(exc: ValidationError, obj: dict[str, Any]) -> Rejected:
             return Rejected(
                 "invalid_contact_ref", f"{name} must be {_FORMATS[CONTACT_REF_PATTERN]}", field
             )
+        if field is not None and _hides_phone(_lookup(obj, loc)):
+            return _phone(field)
         fmt = SOURCE_FORMAT if loc == ["source"] else ID_FORMAT
         return Rejected("invalid_id", f"{name} must be {fmt}", field)
     if kind == "timezone_aware":

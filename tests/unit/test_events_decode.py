@@ -19,6 +19,7 @@ from events import (
     family,
     local_day,
 )
+from events.fields import ID_PATTERN
 from tests.fixtures import FIXTURES, Fixture, load
 
 VALID = load("valid")
@@ -123,6 +124,12 @@ def test_old_started_at_is_too_old() -> None:
         ("+86 138 0635 0000", "phone_number"),
         ("vol-0635-8221234", "phone_number"),
         ("dev-1234567890", "invalid_id"),  # 10-digit run: not an id even if not a phone
+        # Issue #11, finding 4: other separators hid these numbers from the id rules.
+        ("vol.138.0635.0003", "phone_number"),
+        ("v:138:0635:0004", "phone_number"),
+        ("v_138_0635_0005", "phone_number"),
+        ("v.1.3.8.0.6.3.5.0.0.0.6", "phone_number"),
+        ("a1.2.3.4.5.6.7.8.9.0", "invalid_id"),  # 10 digits in one run, whatever separates them
         ("", "invalid_id"),
         ("x" * 65, "invalid_id"),
         ("-vol", "invalid_id"),
@@ -144,6 +151,31 @@ def test_ids_that_are_fine(value: str) -> None:
     payload = _payload("sampling_assisted")
     payload["volunteer_id"] = value
     assert decode(json.dumps(payload).encode()).volunteer_id == value
+
+
+@pytest.mark.parametrize(
+    ("fixture", "field"),
+    [
+        ("sampling_assisted", "org_id"),
+        ("sampling_assisted", "team_id"),
+        ("sampling_assisted", "source"),
+        ("sampling_assisted", "data.site_id"),
+        ("volunteer_checked_in", "data.shift_id"),
+    ],
+)
+@pytest.mark.parametrize("number", ["x.138.0635.0007", "x:138:0635:0008", "x_138-0635.0009"])
+def test_no_id_field_takes_a_phone_number_whatever_its_separators(
+    fixture: str, field: str, number: str
+) -> None:
+    payload = _payload(fixture)
+    *parents, name = field.split(".")
+    target = payload
+    for key in parents:
+        target = target[key]  # type: ignore[assignment]
+    target[name] = number
+    err = _reject(payload)
+    assert (err.code, err.field) == ("phone_number", field)
+    assert "0635" not in str(err)
 
 
 def test_phone_in_unknown_field_is_named_not_echoed() -> None:
@@ -263,3 +295,7 @@ def test_docs_quote_every_fixture_and_document_every_code() -> None:
         assert f"`{path.parent.name}/{path.name}`" in text
     for code in REJECTION_CODES:
         assert f"| `{code}` |" in text, f"{code} missing from the rejection table"
+
+
+def test_docs_quote_the_id_pattern_as_it_is() -> None:
+    assert f"\n{ID_PATTERN}\n" in DOCS.read_text(encoding="utf-8")

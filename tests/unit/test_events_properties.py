@@ -187,7 +187,8 @@ def test_naive_timestamps_are_rejected_as_naive_even_if_too_old(moment: datetime
 def _id_rule(value: str, other: str) -> bool:
     """The documented id rule, read literally."""
     allowed = re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9{re.escape(other)}-]*", value) is not None
-    runs = re.findall(r"[0-9-]+", value)
+    # A run: digits and separators between two letters, whatever the separators.
+    runs = re.findall(rf"[0-9{re.escape(other)}-]+", value)
     return allowed and all(sum(c.isdigit() for c in run) <= 9 for run in runs)
 
 
@@ -208,3 +209,17 @@ def test_anything_phone_shaped_fails_the_id_rules(value: str) -> None:
     if looks_like_phone(value):
         assert re.match(ID_PATTERN, value) is None
         assert re.match(SOURCE_PATTERN, value) is None
+
+
+@settings(max_examples=500)
+@given(
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    st.lists(st.sampled_from(["", "-", ".", ":", "_", "._", "-:"]), min_size=10, max_size=10),
+    st.sampled_from(["", "v", "vol-", "x."]),
+)
+def test_a_mobile_number_fails_the_id_rules_whatever_separates_its_digits(
+    number: str, separators: list[str], prefix: str
+) -> None:
+    value = prefix + "".join(d + s for d, s in zip(number, [*separators, ""], strict=True))
+    assert re.match(ID_PATTERN, value) is None
+    assert re.match(SOURCE_PATTERN, value) is None
