@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_worker import fresh_settings, produce, synthetic  # noqa: E402
 from projections.database import drop_database  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.topics import event_topics  # noqa: E402
+from streams.topics import events_topic  # noqa: E402
 
 
 def _topics(prefix: str) -> list[str]:
     s = Settings.from_env().model_copy(update={"topic_prefix": prefix})
-    return list(event_topics(s).values())
+    return [events_topic(s)]
 
 
 def run_faust(prefix: str, total: int) -> None:

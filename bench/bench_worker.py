@@ -46,7 +46,7 @@ from projections.database import create_database, drop_database  # noqa: E402
 from streams import topic_admin  # noqa: E402
 from streams.lag import partition_lag  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.topics import topic_for_type  # noqa: E402
+from streams.topics import events_topic  # noqa: E402
 
 START = datetime(2022, 3, 14, tzinfo=UTC)
 
@@ -108,7 +108,9 @@ def synthetic(rng: random.Random, n: int) -> list[tuple[str, bytes, bytes, int]]
                 "type": "donation.received",
                 "data": {"amount_fen": 10_000, "donor_kind": "individual"},
             }
-        out.append((str(base["type"]), vol.encode(), json.dumps(base).encode(), people))
+        # Key = event_id: Kafka's default partitioner puts it where the worker expects it.
+        key = str(base["event_id"]).encode()
+        out.append((str(base["type"]), key, json.dumps(base).encode(), people))
     return out
 
 
@@ -135,8 +137,8 @@ def produce(settings: Settings, events: list[tuple[str, bytes, bytes, int]]) -> 
         compression_type="lz4",
         max_in_flight_requests_per_connection=5,
     )
-    for kind, key, value, _ in events:
-        producer.send(topic_for_type(settings, kind), key=key, value=value)
+    for _kind, key, value, _ in events:
+        producer.send(events_topic(settings), key=key, value=value)
     producer.flush()
     producer.close()
 
@@ -242,8 +244,8 @@ def freshness(rate: int, seconds: int, worker_args: Sequence[str] = ()) -> None:
     delays: list[float] = []
     try:
         # Warm-up: the worker joins the group and loads its (empty) state.
-        for kind, key, value, _ in synthetic(rng, 10):
-            producer.send(topic_for_type(s, kind), key=key, value=value)
+        for _kind, key, value, _ in synthetic(rng, 10):
+            producer.send(events_topic(s), key=key, value=value)
         producer.flush()
         while sum(r.lag for r in partition_lag(s)) != 0:
             time.sleep(0.2)
@@ -254,8 +256,8 @@ def freshness(rate: int, seconds: int, worker_args: Sequence[str] = ()) -> None:
         while time.monotonic() < stop:
             tick = time.monotonic()
             batch = synthetic(rng, rate // 10)
-            for kind, key, value, people in batch:
-                producer.send(topic_for_type(s, kind), key=key, value=value)
+            for _kind, key, value, people in batch:
+                producer.send(events_topic(s), key=key, value=value)
                 expected += people
             producer.flush()  # acknowledged by Kafka (acks=all) from here
             acked = time.monotonic()

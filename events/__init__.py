@@ -6,7 +6,7 @@ Imports nothing else of Frontline. Downstream code uses only the names re-export
 from events.decode import DEFAULT_MAX_BYTES, SHANGHAI, decode, decode_at, encode, local_day
 from events.envelope import Envelope
 from events.privacy import contact_ref, looks_like_phone, mask_digit_runs, normalize_phone
-from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, Rejected
+from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, WORKER_CODES, Rejected
 from events.types import (
     CURRENT_VERSION,
     EVENT_TYPES,
@@ -35,6 +35,7 @@ __all__ = [
     "REJECTION_MEANINGS",
     "SHANGHAI",
     "UPCASTERS",
+    "WORKER_CODES",
     "Activity",
     "AssistKind",
     "CallOutcome",

@@ -34,12 +34,20 @@ REJECTION_MEANINGS: Final[dict[str, str]] = {
 
 REJECTION_CODES: Final[tuple[str, ...]] = tuple(REJECTION_MEANINGS)
 
+# Decided by the worker, which sees every copy of an event_id (docs/architecture.md); `decode`
+# never raises these.
+WORKER_REJECTION_MEANINGS: Final[dict[str, str]] = {
+    "conflicting_duplicate": "the `event_id` was accepted before with other content",
+    "misrouted": "the message is not in its `event_id`'s partition of the event topic",
+}
+WORKER_CODES: Final[tuple[str, ...]] = tuple(WORKER_REJECTION_MEANINGS)
+
 
 class Rejected(Exception):  # noqa: N818 - the name says what happened to the event
     """An event failed the contract; `code` is stable, `message` is for humans."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        if code not in REJECTION_MEANINGS:
+        if code not in REJECTION_MEANINGS and code not in WORKER_REJECTION_MEANINGS:
             raise ValueError(f"unknown rejection code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code

@@ -159,7 +159,7 @@ EVENT_TYPES: Final[dict[str, EventModel]] = {
 
 CURRENT_VERSION: Final = 1
 
-# Topic families: events whose counts are computed together travel together.
+# Families: the types whose counts are computed together (reports group by them).
 FAMILIES: Final[dict[str, str]] = {
     "volunteer.checked_in": "shifts",
     "volunteer.checked_out": "shifts",
@@ -171,5 +171,5 @@ FAMILIES: Final[dict[str, str]] = {
 
 
 def family(event_type: str) -> str:
-    """The topic family of an event type ("shifts", "calls", ...); KeyError if unknown."""
+    """The family of an event type ("shifts", "calls", ...); KeyError if unknown."""
     return FAMILIES[event_type]

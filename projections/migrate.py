@@ -24,12 +24,15 @@ from projections.database import create_database
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
-# The one non-CREATE statement form migrations may use; see `_already_applied`.
+# The non-CREATE statement forms migrations may use; see `_already_applied` and `_drop`.
 ADD_COLUMN = re.compile(r"^ALTER TABLE `(?P<db>[^`]+)`\.(?P<table>\w+) ADD COLUMN (?P<column>\w+) ")
 COLUMN_EXISTS = """
 SELECT count() FROM system.columns
 WHERE database = %(db)s AND table = %(table)s AND name = %(column)s
 """
+# A view is replaced by dropping it (18.16 has no DROP VIEW, nor CREATE OR REPLACE VIEW).
+DROP = re.compile(r"^DROP TABLE IF EXISTS `(?P<db>[^`]+)`\.(?P<table>\w+)$")
+ENGINE_OF = "SELECT engine FROM system.tables WHERE database = %(db)s AND name = %(table)s"
 
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.schema_migrations
@@ -143,6 +146,7 @@ def apply(
             continue
         m = state.migration
         for statement in m.statements(target.database):
+            _refuse_dropping_data(client, statement, m)
             if not _already_applied(client, statement):
                 client.execute(statement)
         client.execute(
@@ -161,6 +165,19 @@ def _already_applied(client: Client, statement: str) -> bool:
     if add is None:
         return False
     return int(client.execute(COLUMN_EXISTS, add.groupdict())[0][0]) > 0
+
+
+def _refuse_dropping_data(client: Client, statement: str, m: Migration) -> None:
+    """A migration drops views (to replace them), never a table that holds data."""
+    drop = DROP.match(statement)
+    if drop is None:
+        return
+    engines = client.execute(ENGINE_OF, drop.groupdict())
+    if engines and engines[0][0] != "View":
+        raise MigrationError(
+            f"{m.filename} drops {drop['table']}, which is a {engines[0][0]} table, not a view: "
+            "its data would be lost. Fix the migration (only views are replaced)."
+        )
 
 
 def set_auto_close(target: ClickHouseTarget, seconds: int) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import NamedTuple, Protocol
+from uuid import UUID
 
 from events import (
     SHANGHAI,
@@ -28,7 +29,9 @@ from events import (
     VolunteerCheckedIn,
     VolunteerCheckedOut,
     decode_at,
+    encode,
 )
+from events.routing import event_key, partition_for
 from projections import counters as c
 from projections.counters import Counters
 from projections.seen_ids import SeenIds
@@ -48,6 +51,8 @@ class Record(Protocol):
     def timestamp(self) -> int: ...  # the broker's, in ms
     @property
     def value(self) -> bytes | None: ...  # None: a tombstone, rejected as not JSON
+    @property
+    def key(self) -> bytes | None: ...  # the event_id as text, from every Frontline producer
 
 
 class Message(NamedTuple):
@@ -58,13 +63,15 @@ class Message(NamedTuple):
     offset: int
     timestamp: int
     value: bytes | None
+    key: bytes | None = None
 
 
 class Outcome(Enum):
     ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"  # an event_id this partition already accepted
+    DUPLICATE = "duplicate"  # an event_id this partition already accepted, same content
+    CONFLICT = "conflict"  # an event_id already accepted with other content: dead-lettered
     ALREADY_APPLIED = "already_applied"  # offset at or before the checkpoint: redelivery
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # refused by the contract, or not in its event_id's partition
 
 
 COUNTER_COLUMNS = c.COLUMNS
@@ -89,9 +96,12 @@ class PartitionState:
 
     topic: str
     partition: int
+    partitions: int = 1  # of the topic: where an event_id belongs (events.routing)
     checkpoint: int = -1  # last offset applied and written; -1: nothing yet
     applied: int = -1  # last offset applied in memory (>= checkpoint)
-    seen: SeenIds = field(default_factory=SeenIds)  # accepted event_ids, as 128-bit ints
+    messages: int = 0  # offsets applied since the partition's first, whatever their outcome
+    # Accepted event_ids, as 128-bit ints, with a fingerprint of their content.
+    seen: SeenIds = field(default_factory=SeenIds)
     counters: Counters = field(default_factory=Counters)
     shifts: dict[str, Shift] = field(default_factory=dict)
     # Changed since the last flush, in first-change order: deterministic without sorting.
@@ -101,23 +111,55 @@ class PartitionState:
 class Projected(NamedTuple):  # a tuple: one per message
     outcome: Outcome
     event: Event | None = None
-    rejection: Rejected | None = None
-    log_row: list[object] | None = None
+    rejection: Rejected | None = None  # why it goes to the dead letters (rejected, conflict)
+    log_row: list[object] | None = None  # accepted: its event_log row
+    uncounted_row: list[object] | None = None  # otherwise: its `uncounted` row
 
 
-def project(state: PartitionState, msg: Record) -> Projected:
-    """Apply one message to its partition's state."""
+_NO_EVENT_ID = UUID(int=0)
+
+
+def fingerprint(content_hash_hex: str) -> int:
+    """The 32 bits of a content hash that SeenIds keeps (ClickHouse derives the same)."""
+    return int(content_hash_hex[:8], 16)
+
+
+def project(state: PartitionState, msg: Record, in_place: bool = False) -> Projected:
+    """Apply one message to its partition's state.
+
+    `in_place`: the batch check (`projections.routing.keys_in_place`) found the message's key
+    hashing to its partition; without it, the partition is computed here (slower)."""
     if msg.offset <= state.applied:
         return Projected(Outcome.ALREADY_APPLIED)
     state.applied = msg.offset
+    state.messages += 1
+    raw = msg.value or b""
+    digest = content_hash(raw)
     try:
         # The broker's timestamp, not the clock: a replay decides exactly as the first run did.
-        event, occurred_s = decode_at(msg.value or b"", msg.timestamp / 1000)
+        event, occurred_s = decode_at(raw, msg.timestamp / 1000)
     except Rejected as rejection:
-        return Projected(Outcome.REJECTED, rejection=rejection)
-    key = event.event_id.int
-    if not state.seen.add(key):
-        return Projected(Outcome.DUPLICATE, event=event)
+        return _uncounted(msg, Outcome.REJECTED, rejection, None, digest)
+    event_id = event.event_id
+    if not (in_place and msg.key == event_key(event_id)) and (
+        partition_for(event_id, state.partitions) != msg.partition
+    ):
+        # Counted here, a copy in the right partition would be counted again.
+        return _uncounted(msg, Outcome.REJECTED, _MISROUTED, event, digest)
+    fp = fingerprint(digest)
+    first = state.seen.add(event_id.int, fp)
+    if first is not None:
+        # Our producers write the canonical encoding; a copy re-serialized by another client
+        # is the same event if its canonical form hashes as the first copy did.
+        if first == fp or first == fingerprint(content_hash(encode(event))):
+            return _uncounted(msg, Outcome.DUPLICATE, None, event, digest)
+        conflict = Rejected(
+            "conflicting_duplicate",
+            f"event_id {event_id} was accepted before with other content; the first copy "
+            "counts, this one does not (send a new event_id for a new event)",
+            "event_id",
+        )
+        return _uncounted(msg, Outcome.CONFLICT, conflict, event, digest)
     # Kept as epoch seconds to the end: clickhouse-driver sends an int to a DateTime column as
     # is, but reads a naive datetime in the server's zone (through pytz, 3 us a row, unless
     # the client's zone is the same): a server and host on +08:00 would shift UTC by 8 h.
@@ -134,8 +176,33 @@ def project(state: PartitionState, msg: Record) -> Projected:
     return Projected(
         Outcome.ACCEPTED,
         event=event,
-        log_row=_log_row(msg, event, second, day, site_id, shift_id),
+        log_row=_log_row(msg, event, second, day, site_id, shift_id, digest),
     )
+
+
+_MISROUTED = Rejected(
+    "misrouted",
+    "the message is not in its event_id's partition; produce it with key = event_id and "
+    "Kafka's default partitioner (the SDK, emit and HTTP ingest do)",
+    "event_id",
+)
+
+
+def _uncounted(
+    msg: Record, outcome: Outcome, why: Rejected | None, event: Event | None, digest: str
+) -> Projected:
+    row: list[object] = [
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        msg.timestamp,
+        _NO_EVENT_ID if event is None else event.event_id,
+        outcome.value,
+        "" if why is None else why.code,
+        digest,
+        0,  # written_at_ms, set by the writer
+    ]
+    return Projected(outcome, event=event, rejection=why, uncounted_row=row)
 
 
 # The contract's fixed Asia/Shanghai offset (events.SHANGHAI), in seconds.
@@ -234,7 +301,7 @@ EVENT_LOG_COLUMNS = (
 
 
 def _log_row(
-    msg: Record, event: Event, at: int, day: date, site: str, shift_id: str
+    msg: Record, event: Event, at: int, day: date, site: str, shift_id: str, digest: str
 ) -> list[object]:
     # A list: the writer sets written_at_ms in place instead of copying every row.
     return [
@@ -253,10 +320,24 @@ def _log_row(
         site,
         shift_id,
         event.source,
-        content_hash(msg.value or b""),
+        digest,
         0,
     ]
 
+
+# Every message that was not counted: duplicates, conflicts, rejections. With event_log, one row
+# per offset up to the checkpoint: what `frontline verify` compares with Kafka.
+UNCOUNTED_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_ts_ms",
+    "event_id",
+    "outcome",
+    "code",
+    "content_hash",
+    "written_at_ms",
+)
 
 COUNTER_ROW_COLUMNS = (
     "kafka_topic",
@@ -292,6 +373,7 @@ class FlushRows:
     topic: str
     partition: int
     version: int
+    messages: int  # offsets applied up to `version` (the checkpoint's consistency count)
     counters: Sequence[tuple[object, ...]]
     shifts: Sequence[tuple[object, ...]]
 
@@ -320,7 +402,7 @@ def flush_rows(state: PartitionState) -> FlushRows:
                 s.volunteer_id,
             )
         )
-    return FlushRows(state.topic, state.partition, v, counters, shifts)
+    return FlushRows(state.topic, state.partition, v, state.messages, counters, shifts)
 
 
 def take_flush(state: PartitionState) -> FlushRows:

@@ -2,9 +2,10 @@
 
 Blocking (clickhouse-driver); the worker calls it from one writer thread. Write order within a
 flush is the whole exactness argument (docs/architecture.md): event log (whose insert also
-derives the presence rows, migration 0003), counters and shifts first, the checkpoint last. A
-load takes only rows with version <= checkpoint, which every table had written before that
-checkpoint was, so a crash anywhere in between loses nothing and counts nothing twice.
+derives the presence rows, migration 0003) and the rows of messages not counted, counters and
+shifts, the checkpoint last. A load takes only rows with version <= checkpoint, which every
+table had written before that checkpoint was, so a crash anywhere in between loses nothing and
+counts nothing twice.
 """
 
 from __future__ import annotations
@@ -21,21 +22,25 @@ from projections.state import (
     COUNTER_ROW_COLUMNS,
     EVENT_LOG_COLUMNS,
     SHIFT_ROW_COLUMNS,
+    UNCOUNTED_COLUMNS,
     FlushRows,
     PartitionState,
     Shift,
 )
 
 CHECKPOINT = """
-SELECT count(), max(version) FROM checkpoints
+SELECT count(), max(version), argMax(messages, version) FROM checkpoints
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
 """
 ALL_CHECKPOINTS = """
-SELECT kafka_topic, kafka_partition, max(version) FROM checkpoints
+SELECT kafka_topic, kafka_partition, max(version), argMax(messages, version) FROM checkpoints
 GROUP BY kafka_topic, kafka_partition
 """
+# The fingerprint is the content hash's first 32 bits, as projections.state.fingerprint reads
+# them (big-endian); reinterpretAsUInt32 reads little-endian, hence the reverse.
 SEEN = """
-SELECT DISTINCT event_id FROM event_log
+SELECT DISTINCT event_id, reinterpretAsUInt32(reverse(unhex(substring(content_hash, 1, 8))))
+FROM event_log
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offset <= %(version)s
 """
 COUNTERS = f"""
@@ -95,12 +100,13 @@ class StateStore:
     def load(self, topic: str, partition: int) -> PartitionState:
         params: dict[str, object] = {"topic": topic, "partition": partition}
         state = PartitionState(topic, partition)
-        written, checkpoint = self.client.execute(CHECKPOINT, params)[0]
+        written, checkpoint, messages = self.client.execute(CHECKPOINT, params)[0]
         if written == 0:
             return state
         state.checkpoint = state.applied = int(checkpoint)
+        state.messages = int(messages)
         params["version"] = state.checkpoint
-        state.seen = SeenIds(uuid.int for (uuid,) in self.client.execute(SEEN, params))
+        state.seen = SeenIds((uuid.int, int(fp)) for uuid, fp in self.client.execute(SEEN, params))
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
             state.counters.load(dim, day, org, member, tuple(values))
         for (
@@ -122,25 +128,34 @@ class StateStore:
 
     def checkpoints(self) -> dict[tuple[str, int], int]:
         """Last offset covered per (topic, partition), over all partitions."""
+        return {tp: version for tp, (version, _) in self.positions().items()}
+
+    def positions(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """Per (topic, partition): the last offset covered and how many messages were projected
+        up to it (0 for checkpoints written before migration 0004, which did not count)."""
         rows = self.client.execute(ALL_CHECKPOINTS)
-        return {(str(t), int(p)): int(v) for t, p, v in rows}
+        return {(str(t), int(p)): (int(v), int(m)) for t, p, v, m in rows}
 
     def write(
         self,
         log_rows: list[list[object]],
         flushes: Sequence[FlushRows],
+        uncounted_rows: Sequence[list[object]] = (),
     ) -> None:
         """Write one flush; the checkpoints go last, after everything they cover."""
         now_ms = int(time.time() * 1000)
         client = self.client
         for row in log_rows:
             row[-1] = now_ms  # written_at_ms
+        for row in uncounted_rows:
+            row[-1] = now_ms
         _insert(client, "event_log", EVENT_LOG_COLUMNS, log_rows)
+        _insert(client, "uncounted", UNCOUNTED_COLUMNS, uncounted_rows)
         _insert(client, "counters", COUNTER_ROW_COLUMNS, [r for f in flushes for r in f.counters])
         _insert(client, "shifts", SHIFT_ROW_COLUMNS, [r for f in flushes for r in f.shifts])
         _insert(
             client,
             "checkpoints",
-            ("kafka_topic", "kafka_partition", "version", "written_at_ms"),
-            [(f.topic, f.partition, f.version, now_ms) for f in flushes],
+            ("kafka_topic", "kafka_partition", "version", "messages", "written_at_ms"),
+            [(f.topic, f.partition, f.version, f.messages, now_ms) for f in flushes],
         )

@@ -32,7 +32,7 @@ class EmitStats:
     failed: int = 0
     stopped_at: int | None = None  # the line where Kafka stopped taking events, if it did
     started: float = field(default_factory=time.monotonic)
-    by_topic: Counter[str] = field(default_factory=Counter)
+    sent_by_type: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[str] = field(default_factory=Counter)
     first_failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -51,7 +51,6 @@ class EmitStats:
         with self._lock:
             if isinstance(outcome, Delivered):
                 self.acknowledged += 1
-                self.by_topic[outcome.topic] += 1
             else:
                 self.failed += 1
                 self.first_failure = self.first_failure or str(outcome)
@@ -89,6 +88,7 @@ def emit_lines(
             else:
                 producer.send_event(event).add_done_callback(stats.delivered)
                 stats.sent += 1
+                stats.sent_by_type[event.type] += 1
         except IngestError as exc:
             # Kafka takes nothing more (down, or no room freed within the producer's block
             # time): stop here; rerunning the same input is safe (event_id dedups).

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from projections.state import Record
 from streams.settings import Settings
-from streams.topics import event_topics, worker_group
+from streams.topics import events_topic, worker_group
 
 log = logging.getLogger("frontline.fetcher")
 TP = tuple[str, int]
@@ -71,7 +71,7 @@ class BatchFetcher:
             max_partition_fetch_bytes=2 * 1024 * 1024,
         )
         self._consumer: AIOKafkaConsumer | None = None
-        self._topics = list(event_topics(settings).values())
+        self._topics = [events_topic(settings)]
         self._listener = _Rebalance(on_revoked)
 
     async def start(self) -> None:
@@ -91,6 +91,13 @@ class BatchFetcher:
         if self._consumer is None:
             raise RuntimeError("BatchFetcher.start() first")
         return self._consumer
+
+    def partition_count(self, topic: str) -> int:
+        """How many partitions `topic` has, from the consumer's metadata."""
+        partitions = self.consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise RuntimeError(f"no metadata for {topic}; is it deleted?")
+        return len(partitions)
 
     async def next_batch(self) -> list[Record]:
         """The next non-empty batch, in offset order within each partition."""

@@ -11,7 +11,7 @@ from kafka.structs import OffsetAndMetadata
 
 from projections.state_store import StateStore
 from streams.settings import Settings
-from streams.topics import event_topics, worker_group
+from streams.topics import events_topic, worker_group
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class PartitionLag:
     end_offset: int
     committed: int | None
     checkpoint: int | None
+    begin_offset: int = 0
+    messages: int = 0  # messages projected up to the checkpoint (0: not counted before 0004)
 
     @property
     def lag(self) -> int:
@@ -28,13 +30,20 @@ class PartitionLag:
         done = -1 if self.checkpoint is None else self.checkpoint
         return max(self.end_offset - (done + 1), 0)
 
+    @property
+    def unaccounted(self) -> int | None:
+        """Offsets up to the checkpoint that were never projected (a gap): 0 when consistent,
+        None when unknown (nothing projected, or a checkpoint from before migration 0004).
+        Kafka's offsets are contiguous for Frontline's producers; a transactional producer's
+        commit markers also take offsets and would show here (`frontline verify` tells)."""
+        if self.checkpoint is None or self.messages == 0:
+            return None
+        return max(self.checkpoint + 1 - self.begin_offset - self.messages, 0)
+
 
 def _event_partitions(consumer: KafkaConsumer, settings: Settings) -> list[TopicPartition]:
-    return [
-        TopicPartition(topic, p)
-        for topic in event_topics(settings).values()
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
+    topic = events_topic(settings)
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
 def partition_lag(settings: Settings) -> list[PartitionLag]:
@@ -44,6 +53,7 @@ def partition_lag(settings: Settings) -> list[PartitionLag]:
     try:
         tps = _event_partitions(consumer, settings)
         ends = consumer.end_offsets(tps)
+        begins = consumer.beginning_offsets(tps)
         committed = {
             (tp.topic, tp.partition): meta.offset
             # kafka-python 3.x: list_group_offsets (2.x called it list_consumer_group_offsets)
@@ -52,17 +62,22 @@ def partition_lag(settings: Settings) -> list[PartitionLag]:
     finally:
         consumer.close()
         admin.close()
-    checkpoints = StateStore(settings.clickhouse).checkpoints()
-    return [
-        PartitionLag(
-            tp.topic,
-            tp.partition,
-            ends[tp],
-            committed.get((tp.topic, tp.partition)),
-            checkpoints.get((tp.topic, tp.partition)),
+    positions = StateStore(settings.clickhouse).positions()
+    out = []
+    for tp in tps:
+        checkpoint, messages = positions.get((tp.topic, tp.partition), (None, 0))
+        out.append(
+            PartitionLag(
+                tp.topic,
+                tp.partition,
+                ends[tp],
+                committed.get((tp.topic, tp.partition)),
+                checkpoint,
+                begins[tp],
+                messages,
+            )
         )
-        for tp in tps
-    ]
+    return out
 
 
 def align_group_to_checkpoints(settings: Settings) -> str:

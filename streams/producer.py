@@ -10,8 +10,9 @@ Guarantees:
 - Idempotent producer, `acks=all`: an acknowledged event is on every in-sync replica, and the
   client's own retries never duplicate it. An app that resends after an error may duplicate it;
   `event_id` makes that harmless downstream.
-- Partition key = `volunteer_id` (Kafka's murmur2, as the Java client): one volunteer's events
-  keep their order within a topic.
+- One topic for every event type, key = `event_id`, partition = Kafka's murmur2 of the key (as
+  the Java client): every copy of an event lands in one partition, where it is counted once
+  (`events.routing`).
 - At most `max_buffered` events wait for acknowledgement; `send` blocks beyond that
   (back-pressure) and raises `DeliveryTimeout` if no room frees within `max_block_s`.
 - `close()` flushes first.
@@ -28,15 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
+from uuid import UUID
 
 from kafka import KafkaProducer
 from kafka.codec import has_lz4
 from kafka.errors import KafkaError, KafkaTimeoutError
-from kafka.partitioner.default import murmur2
 
 from events import Event, Rejected, decode, encode
+from events.routing import event_key, partition_for
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, event_topics, topic_for_type
+from streams.topics import dead_letter_topic, events_topic
 
 __all__ = [
     "BrokerUnavailable",
@@ -148,9 +150,9 @@ class Producer:
         self._max_block_s = max_block_s
         self._delivery_timeout_s = delivery_timeout_s
         self._slots = threading.BoundedSemaphore(max_buffered)
+        self._events = events_topic(settings)
         self._dead_letters = dead_letter_topic(settings)
         self._partitions: dict[str, int] = {}
-        self._hashes: dict[bytes, int] = {}
         delivery_ms = int(delivery_timeout_s * 1000)
         try:
             self._kafka = KafkaProducer(
@@ -173,7 +175,7 @@ class Producer:
                 "is it up? (FRONTLINE_KAFKA_BOOTSTRAP)"
             ) from None
         try:
-            for topic in [*event_topics(settings).values(), self._dead_letters]:
+            for topic in [self._events, self._dead_letters]:
                 self._partition_count(topic)
         except IngestError:
             self._kafka.close(timeout=1)
@@ -192,21 +194,27 @@ class Producer:
 
     def send_event(self, event: Event) -> Delivery:
         """Send an event already validated (an `events.Event` model)."""
-        topic = topic_for_type(self._settings, event.type)
-        return self._send(topic, event.volunteer_id.encode(), encode(event))
+        # The partition is chosen here as Kafka's default partitioner would, without its
+        # per-record metadata lookups.
+        partition = partition_for(event.event_id, self._partition_count(self._events))
+        return self._send(self._events, event_key(event.event_id), encode(event), partition)
 
-    def send_dead_letter(self, record: bytes, key: bytes | None = None) -> Delivery:
+    def send_dead_letter(self, record: bytes) -> Delivery:
         """Send a record made by `streams.dead_letters.dead_letter`."""
-        return self._send(self._dead_letters, key, record)
+        return self._send(self._dead_letters, None, record, None)
 
-    def _send(self, topic: str, key: bytes | None, value: bytes) -> Delivery:
+    @staticmethod
+    def partition_for(event_id: str, partitions: int) -> int:
+        """The partition of the event topic (of `partitions`) where an event with this id goes."""
+        return partition_for(UUID(event_id), partitions)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> Delivery:
         if not self._slots.acquire(timeout=self._max_block_s):
             raise DeliveryTimeout(
                 f"{self._max_block_s:g} s without room in the send buffer: Kafka is not "
                 "acknowledging; retry later"
             )
         try:
-            partition = self._partition(topic, key) if key is not None else None
             future = self._kafka.send(topic, value=value, key=key, partition=partition)
         except BaseException as exc:
             self._slots.release()
@@ -216,16 +224,6 @@ class Producer:
 
     def _release(self, _: object) -> None:
         self._slots.release()
-
-    def _partition(self, topic: str, key: bytes) -> int:
-        # Same choice as Kafka's default partitioner (murmur2), without its per-record metadata
-        # lookups; hashes are cached because the same volunteers send again and again.
-        h = self._hashes.get(key)
-        if h is None:
-            if len(self._hashes) > 500_000:
-                self._hashes.clear()
-            h = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
-        return h % self._partition_count(topic)
 
     def _partition_count(self, topic: str) -> int:
         count = self._partitions.get(topic)

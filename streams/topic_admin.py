@@ -4,8 +4,8 @@ Event topics are the event store: kept forever (`retention.ms=-1`, `retention.by
 never compacted (every event counts, not only the last per key). The dead-letter topic keeps
 rejects for 90 days: long enough for an operator to find a broken app version and replay its
 fixed events. `ensure` never changes an existing topic silently: it reports drift, and with
-`fix=True` sets drifted configs (never partitions: adding partitions moves keys and breaks
-one volunteer's order, so that stays an operator's decision).
+`fix=True` sets drifted configs (never partitions: adding partitions moves event_ids to other
+partitions, where a retry of an event already counted would be counted again).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import ENV, ConfigError, Settings
-from streams.topics import dead_letter_topic, event_topics
+from streams.topics import dead_letter_topic, events_topic
 
 EVENT_TOPIC_CONFIG = {
     "retention.ms": "-1",
@@ -80,8 +80,12 @@ class TopicState:
 def declared_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic Frontline uses, with the settings it must have."""
     specs = [
-        TopicSpec(name, settings.topic_partitions, settings.topic_replication, EVENT_TOPIC_CONFIG)
-        for name in event_topics(settings).values()
+        TopicSpec(
+            events_topic(settings),
+            settings.topic_partitions,
+            settings.topic_replication,
+            EVENT_TOPIC_CONFIG,
+        )
     ]
     specs.append(
         TopicSpec(

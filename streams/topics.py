@@ -1,38 +1,26 @@
-"""Frontline's Kafka topics: one per event family (the event store) and one for dead letters.
+"""Frontline's Kafka topics: one event topic (the event store) and one for dead letters.
 
-Names are `{FRONTLINE_TOPIC_PREFIX}events.{family}` and `{FRONTLINE_TOPIC_PREFIX}dead-letters`.
+Names are `{FRONTLINE_TOPIC_PREFIX}events` and `{FRONTLINE_TOPIC_PREFIX}dead-letters`. Every
+event, whatever its type, goes to the one event topic with key = event_id
+(`events.routing`): all copies of an event then land in one partition, where the worker counts
+it once (docs/architecture.md, "An event_id counts once"). A topic per type would put a reuse
+of an id under another type in another topic, beyond any one partition's view.
 """
 
 from __future__ import annotations
 
-from events import FAMILIES as EVENT_FAMILIES
-from events import family as family_of
 from streams.settings import Settings
 
-# Event type -> family comes from the contract (events.FAMILIES). One family = one topic, keyed
-# by volunteer_id, so one volunteer's check-in and check-out keep their order in a partition.
-FAMILY_OF_TYPE = EVENT_FAMILIES
-FAMILIES = tuple(dict.fromkeys(EVENT_FAMILIES.values()))
+EVENTS = "events"
 DEAD_LETTERS = "dead-letters"
 
 
-def event_topic(settings: Settings, family: str) -> str:
-    if family not in FAMILIES:
-        raise ValueError(f"unknown event family {family!r}; known: {', '.join(FAMILIES)}")
-    return settings.topic(f"events.{family}")
-
-
-def event_topics(settings: Settings) -> dict[str, str]:
-    """Family -> full topic name."""
-    return {family: event_topic(settings, family) for family in FAMILIES}
+def events_topic(settings: Settings) -> str:
+    return settings.topic(EVENTS)
 
 
 def dead_letter_topic(settings: Settings) -> str:
     return settings.topic(DEAD_LETTERS)
-
-
-def topic_for_type(settings: Settings, event_type: str) -> str:
-    return event_topic(settings, family_of(event_type))
 
 
 def worker_group(settings: Settings) -> str:

@@ -27,6 +27,7 @@ import faust
 from faust.app.base import BootStrategy
 from mode import ServiceT
 
+from projections.routing import keys_in_place
 from projections.state import (
     FlushRows,
     Outcome,
@@ -68,16 +69,23 @@ class PositionGapError(Exception):
     would silently skip events, so the worker stops and says why."""
 
 
+class PartitionsChangedError(Exception):
+    """The event topic's partition count changed under a running worker: event_ids now hash
+    elsewhere, and a retry of an event already counted could be counted again."""
+
+
 @dataclass
 class BatchStats:
     accepted: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     redelivered: int = 0
     rejected: int = 0
 
     def add(self, other: BatchStats) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
+        self.conflicts += other.conflicts
         self.redelivered += other.redelivered
         self.rejected += other.rejected
 
@@ -96,12 +104,15 @@ class Projector:
     totals: BatchStats = field(default_factory=BatchStats)
     # Called with {partition: last offset} once a batch's rows and checkpoints are written.
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
+    # How many partitions a topic has (the fetcher's metadata): where an event_id belongs.
+    partitions: Callable[[str], int] = lambda topic: 1
     batches_done: int = 0  # batches projected and written, in order
     failed: BaseException | None = None  # set once projection stopped for good
     _writing: asyncio.Task[None] | None = None
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     # Projected, not yet handed to a write: rows, the partitions they move, the last batch.
     _log_rows: list[list[object]] = field(default_factory=list)
+    _uncounted_rows: list[list[object]] = field(default_factory=list)
     _touched: dict[TP, PartitionState] = field(default_factory=dict)
     _pending_seq: int = 0
     _pending_messages: int = 0
@@ -184,6 +195,7 @@ class Projector:
                     "Stop every worker of this deployment and start one: it moves the group "
                     "back to the checkpoints."
                 )
+            state.partitions = self.partitions(topic)
             self.states[(topic, partition)] = state
 
     async def handle(
@@ -203,28 +215,36 @@ class Projector:
                 "committing (a restart resumes from the ClickHouse checkpoints)"
             )
         await self._load_new(messages)
-        log_rows = self._log_rows
+        self._check_partition_counts(messages)
+        in_place = keys_in_place(messages, self.partitions)
+        log_rows, uncounted_rows = self._log_rows, self._uncounted_rows
         dead_letters: list[bytes] = []
         touched = self._touched
         states = self.states
-        accepted = redelivered = duplicates = rejected = 0
-        for msg in messages:
+        accepted = redelivered = duplicates = conflicts = rejected = 0
+        for msg, routed in zip(messages, in_place, strict=True):
             tp = (msg.topic, msg.partition)
             state = states[tp]
-            result = project(state, msg)
+            result = project(state, msg, routed)
             outcome = result.outcome
-            if outcome is not Outcome.ALREADY_APPLIED:
-                touched[tp] = state  # its checkpoint moves on
             if outcome is Outcome.ACCEPTED:
+                touched[tp] = state  # its checkpoint moves on
                 accepted += 1
                 # ClickHouse derives the presence rows from these (migration 0003).
                 log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
-            elif outcome is Outcome.ALREADY_APPLIED:
+                continue
+            if outcome is Outcome.ALREADY_APPLIED:
                 redelivered += 1
-            elif outcome is Outcome.DUPLICATE:
+                continue
+            touched[tp] = state
+            uncounted_rows.append(result.uncounted_row)  # type: ignore[arg-type]  # set here
+            if outcome is Outcome.DUPLICATE:
                 duplicates += 1
             else:
-                rejected += 1
+                if outcome is Outcome.CONFLICT:
+                    conflicts += 1
+                else:
+                    rejected += 1
                 assert result.rejection is not None
                 # Same record as ingest: bounded, digit runs masked.
                 dead_letters.append(
@@ -241,9 +261,7 @@ class Projector:
                         },
                     )
                 )
-        stats = BatchStats(
-            accepted=accepted, duplicates=duplicates, redelivered=redelivered, rejected=rejected
-        )
+        stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected)
         # Dead letters are durable before the checkpoint moves past them.
         if dead_letters:
             await self._send_dead_letters(dead, dead_letters)
@@ -253,6 +271,19 @@ class Projector:
         if self._pending_messages >= self.write_max or not more_fetched():
             await self._start_write()
         return stats
+
+    def _check_partition_counts(self, messages: Sequence[Record]) -> None:
+        for topic in {m.topic for m in messages}:
+            now = self.partitions(topic)
+            for (t, p), state in self.states.items():
+                if t == topic and state.partitions != now:
+                    raise PartitionsChangedError(
+                        f"{topic} has {now} partitions, {state.partitions} when partition {p} "
+                        "was loaded: event_ids now belong to other partitions, where retries "
+                        "of events already counted would count again. Remove the added "
+                        "partitions (recreate the topic from its history) or start a new "
+                        "deployment; the worker stops."
+                    )
 
     async def _send_dead_letters(self, dead: faust.TopicT, records: list[bytes]) -> None:
         """Send until Kafka acknowledges every record; while it does not, consumption waits
@@ -293,14 +324,14 @@ class Projector:
         if seq == self._taken_seq:
             return  # nothing projected since the last write
         self._taken_seq = seq
-        touched, log_rows = self._touched, self._log_rows
+        touched, log_rows, uncounted_rows = self._touched, self._log_rows, self._uncounted_rows
         flushes = [take_flush(s) for s in touched.values()]
-        self._touched, self._log_rows = {}, []
+        self._touched, self._log_rows, self._uncounted_rows = {}, [], []
         self._pending_messages = 0
         await self.wait_for_write()  # one write in flight, in batch order
         if flushes:
             self._writing = asyncio.ensure_future(
-                self._write(seq, log_rows, flushes, list(touched.values()))
+                self._write(seq, log_rows, uncounted_rows, flushes, list(touched.values()))
             )
             # Let the task hand the write to the writer thread now: the next batch may arrive
             # without the loop ever suspending, and the write would then wait until settle().
@@ -312,10 +343,11 @@ class Projector:
         self,
         seq: int,
         log_rows: list[list[object]],
+        uncounted_rows: list[list[object]],
         flushes: list[FlushRows],
         states: list[PartitionState],
     ) -> None:
-        await self._io("write", lambda: self.store.write(log_rows, flushes))
+        await self._io("write", lambda: self.store.write(log_rows, flushes, uncounted_rows))
         for state, rows in zip(states, flushes, strict=True):
             mark_written(state, rows)
         if self.on_written is not None:
@@ -380,6 +412,7 @@ def create_app(
         settings, batch_max=batch_max, within_s=batch_within_s, on_revoked=on_revoked
     )
     projector.on_written = fetcher.commit_written
+    projector.partitions = fetcher.partition_count
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def fetch_batches() -> None:
@@ -426,9 +459,11 @@ def create_app(
             if time.monotonic() - last_report > 10:
                 t = projector.totals
                 log.info(
-                    "projected: %d accepted, %d duplicates, %d redelivered, %d rejected",
+                    "projected: %d accepted, %d duplicates, %d conflicts, %d redelivered, "
+                    "%d rejected",
                     t.accepted,
                     t.duplicates,
+                    t.conflicts,
                     t.redelivered,
                     t.rejected,
                 )

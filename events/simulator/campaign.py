@@ -120,6 +120,11 @@ class Campaign:
             self.lines_by_family[fam] += 1
         else:
             self._push(release, line, fam)
+        self.counts["emitted"] += 1
+        if self.counts["emitted"] % sc.CONFLICT_EVERY == sc.CONFLICT_EVERY // 2:
+            self.counts["conflicts"] += 1
+            conflicting, conflict_family = self._conflicting(line, fam)
+            self._push(release + 1 + int(rnd() * 180), conflicting, conflict_family)
         if rnd() < sc.RATE_RETRIED:
             if rnd() < sc.RATE_RETRY_IDENTICAL:
                 self.counts["duplicates_identical"] += 1
@@ -129,6 +134,22 @@ class Campaign:
                 doc = json.loads(line)
                 retry = json.dumps(doc, sort_keys=True, separators=(", ", ": ")).encode() + b"\n"
             self._push(release + 1 + int(rnd() * 180), retry, fam)
+
+    def _conflicting(self, line: bytes, fam: str) -> tuple[bytes, str]:
+        """A valid event that reuses `line`'s event_id with other content: alternately another
+        volunteer's, and a donation (another type, so once another topic)."""
+        doc = json.loads(line)
+        if self.counts["conflicts"] % 2 and doc["schema_version"] == 1:
+            other = doc["volunteer_id"]
+            while other == doc["volunteer_id"]:
+                other = f"vol-{self._pick(0.0):06d}"
+            doc["volunteer_id"] = other
+        else:
+            doc["type"] = "donation.received"
+            doc["schema_version"] = 1
+            doc["data"] = {"amount_fen": 99_999_900, "donor_kind": "other"}
+            fam = "donations"
+        return json.dumps(doc, separators=(",", ":")).encode() + b"\n", fam
 
     def _pick(self, vf_share: float) -> int:
         p, rnd = self.plan, self.rng.random
@@ -378,6 +399,17 @@ class Campaign:
                 "duplicates": duplicates,
                 "duplicates_identical": self.counts["duplicates_identical"],
                 "duplicates_reserialized": self.counts["duplicates_reserialized"],
+                # Valid lines, reusing an earlier event's id with other content: the worker
+                # dead-letters them as conflicting_duplicate; they never count.
+                "conflicts": self.counts["conflicts"],
+                "dead_letters_by_code": dict(
+                    sorted(
+                        (
+                            self.invalid_by_code
+                            + Counter(conflicting_duplicate=self.counts["conflicts"])
+                        ).items()
+                    )
+                ),
                 "invalid": sum(self.invalid_by_code.values()),
                 "invalid_by_code": dict(sorted(self.invalid_by_code.items())),
                 "accepted_unique_by_type": dict(sorted(self.unique_by_type.items())),

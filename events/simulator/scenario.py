@@ -59,6 +59,9 @@ RATE_NEVER_CLOSED: Final = 0.04  # shifts never checked out
 RATE_OUT_OF_ORDER: Final = 0.05  # closed shifts whose check-out arrives before the check-in
 RATE_PILOT_V0: Final = 0.002  # sampling events in the pilot app's schema_version 0
 RATE_INVALID: Final = 0.0005  # invalid lines per unique event (at least 2 per code)
+# Unique events whose event_id a buggy app reuses later for another event (another volunteer,
+# or another type): conflicts, dead-lettered by the worker, never counted. One in this many.
+CONFLICT_EVERY: Final = 2000
 AUTO_CLOSE_S: Final = 16 * 3600
 
 

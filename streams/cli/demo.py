@@ -25,7 +25,7 @@ from streams import topic_admin
 from streams.cli import main, settings
 from streams.lag import partition_lag
 from streams.settings import Settings, check_clickhouse_reachable, check_kafka_reachable
-from streams.topics import event_topics
+from streams.topics import events_topic
 
 SHOWN = [
     "orgs",
@@ -85,7 +85,7 @@ def demo(scale: float, seed: int) -> None:
     create_database(s.clickhouse)
     migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
     topic_admin.ensure(s)
-    click.echo(f"   {len(event_topics(s))} event topics + dead letters, schema migrated")
+    click.echo(f"   event topic {events_topic(s)} + dead letters, schema migrated")
 
     events, expect = work / "events.jsonl", work / "expected.json"
     click.echo(f"2. simulating the campaign at scale {scale} (seed {seed}) -> {events}")

@@ -19,7 +19,7 @@ from streams.topic_admin import TopicState, describe, ensure
 
 @main.group("topics")
 def topics() -> None:
-    """Frontline's Kafka topics (event store per family, dead letters)."""
+    """Frontline's Kafka topics (the event store, dead letters)."""
 
 
 def _show(state: TopicState) -> str:
@@ -47,8 +47,8 @@ def topics_ensure(fix: bool) -> None:
     if any(s.drift for s in states):
         click.echo(
             "frontline: topics differ from what is declared (above). Configs: rerun with --fix. "
-            "Partitions: change FRONTLINE_TOPIC_PARTITIONS or the topic by hand "
-            "(adding partitions moves volunteers' keys).",
+            "Partitions: set FRONTLINE_TOPIC_PARTITIONS to the topic's count; never add "
+            "partitions to the event topic (event_ids would move and retries count twice).",
             err=True,
         )
         sys.exit(1)
@@ -116,8 +116,8 @@ def emit(source: IO[bytes], rejects_path: Path | None, allow_rejects: bool, quie
         f"{stats.acknowledged:,} accepted, {stats.rejected:,} rejected, "
         f"{stats.failed:,} not acknowledged"
     )
-    for topic, count in sorted(stats.by_topic.items()):
-        click.echo(f"  {topic}: {count:,}")
+    for event_type, count in sorted(stats.sent_by_type.items()):
+        click.echo(f"  {event_type}: {count:,} sent")
     if stats.rejected:
         codes = ", ".join(f"{c} {n}" for c, n in stats.rejected_by_code.most_common())
         click.echo(f"  rejected: {codes} -> {rejects_path} and the dead-letter topic")

@@ -16,6 +16,7 @@ from projections import queries
 from streams.cli import main, settings
 from streams.lag import partition_lag
 from streams.settings import check_clickhouse_reachable
+from streams.verify import SHOWN, verify
 
 
 def _plain(value: object) -> object:
@@ -75,14 +76,40 @@ def query(
 
 @main.command("lag")
 def lag() -> None:
-    """Consumer lag per partition, and the event -> ClickHouse delay over the last minute."""
+    """Consumer lag per partition, offsets never projected (gaps), messages not counted and
+    why, and the event -> ClickHouse delay over the last minute."""
     s = settings()
     rows = partition_lag(s)
     print_table(
-        ["topic", "partition", "end", "committed", "checkpoint", "lag"],
-        [(r.topic, r.partition, r.end_offset, r.committed, r.checkpoint, r.lag) for r in rows],
+        ["topic", "partition", "end", "committed", "checkpoint", "lag", "unaccounted"],
+        [
+            (
+                r.topic,
+                r.partition,
+                r.end_offset,
+                r.committed,
+                r.checkpoint,
+                r.lag,
+                "?" if r.unaccounted is None else r.unaccounted,
+            )
+            for r in rows
+        ],
     )
     click.echo(f"total lag: {sum(r.lag for r in rows)} messages")
+    gaps = sum(r.unaccounted or 0 for r in rows)
+    if gaps:
+        click.echo(
+            f"GAP: {gaps} offsets up to the checkpoints were never projected; run "
+            "`frontline verify` to list them",
+            err=True,
+        )
+    not_counted = queries.run(s.dashboard, "not_counted")
+    if not_counted.rows:
+        click.echo("not counted (distinct offsets):")
+        for outcome, code, messages in not_counted.rows:
+            click.echo(f"  {code or outcome:<24}{messages:>12,}")
+    else:
+        click.echo("not counted: none")
     delay = queries.run(
         s.dashboard, "event_delay", extra={"since_ms": int((time.time() - 60) * 1000)}
     )
@@ -94,3 +121,45 @@ def lag() -> None:
         )
     else:
         click.echo("event -> ClickHouse delay: no events written in the last 60 s")
+
+
+@main.command("verify")
+def verify_cmd() -> None:
+    """Check that every offset of the event topic up to each ClickHouse checkpoint was
+    projected (counted, or recorded as not counted and why). Exit 1 on any gap."""
+    s = settings()
+    checks = verify(s, progress=lambda line: click.echo(line, err=True))
+    print_table(
+        [
+            "topic",
+            "partition",
+            "checkpoint",
+            "in Kafka",
+            "in ClickHouse",
+            "missing",
+            "first missing",
+        ],
+        [
+            (
+                c.topic,
+                c.partition,
+                c.checkpoint,
+                c.expected,
+                c.recorded,
+                len(c.missing),
+                " ".join(str(o) for o in c.missing[:SHOWN]) or "-",
+            )
+            for c in checks
+        ],
+    )
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        missing = sum(len(c.missing) for c in bad)
+        click.echo(
+            f"frontline: {missing:,} offsets up to the checkpoints were never projected in "
+            f"{len(bad)} partition(s). Their events are not counted: rebuild the projection "
+            "(a worker on a new database replays the topic) and report the worker's log.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"verified: every offset up to the checkpoints of {len(checks)} partitions")

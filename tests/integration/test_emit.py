@@ -8,11 +8,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from events import EVENT_TYPES
 from streams.cli import main
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.topic_admin import ensure
-from streams.topics import FAMILY_OF_TYPE, dead_letter_topic, event_topic
+from streams.topics import dead_letter_topic, events_topic
 from tests.integration.ingest_helpers import event, invalid, line, read_topic
 
 
@@ -20,12 +21,12 @@ def _campaign(path: Path) -> tuple[Counter[str], list[bytes]]:
     """Events of every type, a duplicate, and three bad lines; returns expected counts."""
     expected: Counter[str] = Counter()
     lines = []
-    for i, event_type in enumerate(list(FAMILY_OF_TYPE) * 5):
+    for i, event_type in enumerate(list(EVENT_TYPES) * 5):
         payload = event(event_type, volunteer_id=f"vol-{i:06d}")
         lines.append(line(payload))
-        expected[FAMILY_OF_TYPE[event_type]] += 1
+        expected[event_type] += 1
     lines.append(lines[0])  # a field app's resend: stored again, deduplicated downstream
-    expected["shifts"] += 1
+    expected["volunteer.checked_in"] += 1
     bad = [line(invalid("phone_number")), b"{not json", line(invalid("unknown_type"))]
     lines[3:3] = bad
     path.write_bytes(b"\n".join(lines) + b"\n\n")  # a trailing blank line is skipped
@@ -42,8 +43,9 @@ def test_emit_file_counts_rejects_and_dead_letters(isolated: Settings, tmp_path:
 
     assert result.exit_code == 1, result.output  # lines were rejected
     assert f"{sum(expected.values())} accepted, 3 rejected, 0 not acknowledged" in result.output
-    for family, count in expected.items():
-        assert len(read_topic(isolated, event_topic(isolated, family))) == count
+    assert len(read_topic(isolated, events_topic(isolated))) == sum(expected.values())
+    for event_type, count in expected.items():
+        assert f"  {event_type}: {count} sent" in result.output
 
     rejects = [
         json.loads(x) for x in (tmp_path / "campaign.jsonl.rejects.jsonl").read_text().splitlines()
@@ -81,7 +83,7 @@ def test_emit_stdin_allow_rejects_and_clean_run(isolated: Settings, tmp_path: Pa
         )
         assert clean.exit_code == 0, clean.output
         assert not Path("none.jsonl").exists()
-    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 2
+    assert len(read_topic(isolated, events_topic(isolated))) == 2
 
 
 def test_an_800_kb_line_is_rejected_and_the_lines_after_it_are_sent(
@@ -99,7 +101,7 @@ def test_an_800_kb_line_is_rejected_and_the_lines_after_it_are_sent(
 
     assert result.exit_code == 1, result.output  # a line was rejected; nothing failed
     assert "3 accepted, 1 rejected, 0 not acknowledged" in result.output
-    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 3
+    assert len(read_topic(isolated, events_topic(isolated))) == 3
     letters = [read_dead_letter(v) for _, _, v in read_topic(isolated, dead_letter_topic(isolated))]
     assert [(d["code"], d["origin"]["line"], d["truncated"]) for d in letters] == [
         ("too_large", 2, True)

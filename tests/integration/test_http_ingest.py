@@ -23,7 +23,7 @@ from streams.http_ingest import MAX_BYTES, create_app
 from streams.settings import Settings
 from streams.tokens import TokenStore
 from streams.topic_admin import ensure
-from streams.topics import FAMILIES, dead_letter_topic, event_topic
+from streams.topics import dead_letter_topic, events_topic
 from tests.integration.ingest_helpers import event, invalid, read_topic
 from tests.integration.servers import ThrowawayKafka, free_port, serving
 
@@ -50,7 +50,7 @@ def batch(*events: dict[str, Any]) -> bytes:
 
 
 def stored(settings: Settings) -> int:
-    return sum(len(read_topic(settings, event_topic(settings, f))) for f in FAMILIES)
+    return len(read_topic(settings, events_topic(settings)))
 
 
 @pytest.fixture

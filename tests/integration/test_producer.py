@@ -7,36 +7,36 @@ import json
 import pytest
 
 from events import decode, encode
+from events.routing import partition_for
 from streams.producer import BrokerUnavailable, Delivered, InvalidEvent, Producer
 from streams.settings import Settings
 from streams.topic_admin import ensure
-from streams.topics import event_topic
+from streams.topics import events_topic
 from tests.integration.ingest_helpers import event, invalid, line, read_topic
 
 
-def test_sends_canonical_events_keyed_by_volunteer_in_order(isolated: Settings) -> None:
+def test_sends_canonical_events_keyed_by_event_id_to_its_partition(isolated: Settings) -> None:
     ensure(isolated)
     sent = [
         event("volunteer.checked_in", volunteer_id="vol-000001"),
-        event("volunteer.checked_out", volunteer_id="vol-000001"),
-        event("volunteer.checked_in", volunteer_id="vol-000002"),
+        event("donation.received", volunteer_id="vol-000001"),
+        event("tracing.call_recorded", volunteer_id="vol-000002"),
     ]
     with Producer(isolated) as producer:
         deliveries = [producer.send(line(e)) for e in sent]
         results = [d.result(timeout=30) for d in deliveries]
 
-    topic = event_topic(isolated, "shifts")
+    topic = events_topic(isolated)
     assert all(isinstance(r, Delivered) and r.topic == topic for r in results)
-    # One volunteer's check-in and check-out share a partition, in the order sent.
-    assert results[0].partition == results[1].partition
-    assert results[0].offset < results[1].offset
-
     stored = read_topic(isolated, topic)
     assert len(stored) == 3
     by_value = {value: (partition, key) for partition, key, value in stored}
     for payload, result in zip(sent, results, strict=True):
         canonical = encode(decode(line(payload)))
-        assert by_value[canonical] == (result.partition, payload["volunteer_id"].encode())
+        event_id = decode(canonical).event_id
+        # Every copy of an event lands here: Kafka's own choice for key = event_id.
+        assert result.partition == partition_for(event_id, isolated.topic_partitions)
+        assert by_value[canonical] == (result.partition, str(event_id).encode())
 
 
 def test_invalid_event_is_refused_before_kafka(isolated: Settings) -> None:
@@ -49,7 +49,7 @@ def test_invalid_event_is_refused_before_kafka(isolated: Settings) -> None:
             producer.send(b"{not json")
         assert err.value.code == "malformed_json"
         producer.send(json.dumps(event()).encode()).result(timeout=30)
-    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 1
+    assert len(read_topic(isolated, events_topic(isolated))) == 1
 
 
 def test_missing_topics_and_unreachable_broker_are_broker_unavailable(
@@ -69,4 +69,4 @@ def test_bounded_buffer_still_delivers_everything(isolated: Settings) -> None:
     assert all(d.done() for d in deliveries)
     offsets = {(r.partition, r.offset) for r in (d.result(timeout=1) for d in deliveries)}
     assert len(offsets) == 200
-    assert len(read_topic(isolated, event_topic(isolated, "sampling"))) == 200
+    assert len(read_topic(isolated, events_topic(isolated))) == 200

@@ -8,14 +8,14 @@ from kafka.admin import KafkaAdminClient
 from streams.cli import main
 from streams.settings import Settings
 from streams.topic_admin import DEAD_LETTER_RETENTION_MS, describe, ensure
-from streams.topics import FAMILIES, dead_letter_topic, event_topic
+from streams.topics import dead_letter_topic, events_topic
 
 
 def test_ensure_creates_every_topic_as_declared_and_is_idempotent(isolated: Settings) -> None:
     settings = isolated.model_copy(update={"topic_partitions": 3})
     first = ensure(settings)
     names = {s.spec.name for s in first}
-    assert names == {event_topic(settings, f) for f in FAMILIES} | {dead_letter_topic(settings)}
+    assert names == {events_topic(settings), dead_letter_topic(settings)}
     assert all(s.created and s.exists and not s.drift for s in first)
     for state in first:
         assert state.partitions == 3
@@ -30,7 +30,7 @@ def test_ensure_creates_every_topic_as_declared_and_is_idempotent(isolated: Sett
 
 
 def test_drift_is_reported_and_configs_can_be_fixed(isolated: Settings) -> None:
-    shifts = event_topic(isolated, "shifts")
+    shifts = events_topic(isolated)
     admin = KafkaAdminClient(bootstrap_servers=isolated.bootstrap_servers)
     try:  # a topic made by hand with a 1-hour retention and too few partitions
         admin.create_topics(
@@ -68,10 +68,8 @@ def test_cli_ensure_then_describe(isolated: Settings) -> None:
 
     created = runner.invoke(main, ["topics", "ensure"], env=env)
     assert created.exit_code == 0, created.output
-    assert created.output.count("(created)") == len(FAMILIES) + 1
+    assert created.output.count("(created)") == 2
 
     shown = runner.invoke(main, ["topics", "describe"], env=env)
     assert shown.exit_code == 0, shown.output
-    assert f"{event_topic(isolated, 'calls')}  partitions=6 replication=1 retention.ms=-1" in (
-        shown.output
-    )
+    assert f"{events_topic(isolated)}  partitions=6 replication=1 retention.ms=-1" in (shown.output)

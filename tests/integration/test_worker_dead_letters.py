@@ -11,7 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, event_topic
+from streams.topics import dead_letter_topic, events_topic
 from tests.fixtures import load
 from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
 
@@ -20,7 +20,7 @@ def test_worker_dead_letters_invalid_bytes(isolated: Settings, tmp_path: Path) -
     assert frontline(isolated, "migrate").returncode == 0
     assert frontline(isolated, "topics", "ensure").returncode == 0
     invalid = load("invalid")
-    topic = event_topic(isolated, "sampling")
+    topic = events_topic(isolated)
     producer = KafkaProducer(bootstrap_servers=isolated.bootstrap_servers, acks="all")
     for fixture in invalid:
         producer.send(topic, value=fixture.wire)

@@ -116,7 +116,7 @@ def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) ->
         _assert_commits_follow_checkpoints(isolated)
     finally:
         stop(worker)
-    assert _dead_letter_codes(isolated) == expected["meta"]["invalid_by_code"]
+    assert _dead_letter_codes(isolated) == expected["meta"]["dead_letters_by_code"]
 
 
 def _assert_commits_follow_checkpoints(settings: Settings, timeout: float = 15) -> None:

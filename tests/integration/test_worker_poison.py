@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from projections import queries
 from streams.producer import Producer
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, event_topic
+from streams.topics import dead_letter_topic, events_topic
 from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
 from tests.integration.ingest_helpers import event, line, read_dead_letters
 
@@ -38,7 +38,7 @@ def test_a_2_mib_poison_is_dead_lettered_and_every_valid_event_counts(
             max_request_size=8 << 20,
             acks="all",
         )
-        raw.send(event_topic(isolated, "sampling"), value=POISON).get(30)
+        raw.send(events_topic(isolated), value=POISON).get(30)
         raw.close()
         ids = []
         with Producer(isolated) as producer:

@@ -12,6 +12,7 @@ import events
 from events import (
     EVENT_TYPES,
     REJECTION_CODES,
+    WORKER_CODES,
     Rejected,
     SamplingAssisted,
     decode,
@@ -293,7 +294,7 @@ def test_docs_quote_every_fixture_and_document_every_code() -> None:
         if "raw_hex" not in body:
             assert body in text, f"docs/contract.md does not quote {path.name} as it is"
         assert f"`{path.parent.name}/{path.name}`" in text
-    for code in REJECTION_CODES:
+    for code in (*REJECTION_CODES, *WORKER_CODES):
         assert f"| `{code}` |" in text, f"{code} missing from the rejection table"
 
 

@@ -33,9 +33,18 @@ def test_files_are_numbered_uniquely_and_contiguously() -> None:
 
 def test_every_create_is_idempotent_and_qualified() -> None:
     for m in load_migrations():
-        for statement in m.statements("db"):
+        statements = m.statements("db")
+        for i, statement in enumerate(statements):
             if ADD_COLUMN.match(statement):
                 continue  # made idempotent by the runner (tests/integration/test_migrate.py)
+            if statement.startswith("DROP"):
+                # 18.16 has no DROP VIEW; the runner refuses to drop anything but a view.
+                replaced = re.fullmatch(r"DROP TABLE IF EXISTS (`db`\.\w+)", statement)
+                assert replaced, f"{m.filename}: only views are dropped, to be replaced"
+                assert statements[i + 1].startswith(
+                    f"CREATE VIEW IF NOT EXISTS {replaced[1]} AS"
+                ), f"{m.filename}: a dropped view is created again by the next statement"
+                continue
             assert statement.startswith("CREATE "), f"{m.filename}: only CREATEs in migrations"
             assert "IF NOT EXISTS `db`." in statement, (
                 f"{m.filename}: a CREATE without IF NOT EXISTS fails when a run is resumed, and "

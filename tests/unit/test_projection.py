@@ -9,6 +9,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+from events import decode, encode
+from events.routing import partition_for
 from projections.state import (
     COUNTER_COLUMNS,
     Message,
@@ -158,3 +160,79 @@ def test_late_event_updates_the_day_it_happened() -> None:
     state, _ = _run(_messages([early]))
     assert state.counters.get("org", date(2022, 3, 15), "org-0001", "org-0001") is not None
     assert state.counters.get("org", date(2022, 3, 16), "org-0001", "org-0001") is None
+
+
+# -- an event_id counts once, wherever its copies come from (issue #11, finding 3) ------------
+
+
+def _sample(people: int = 4, **overrides: Any) -> dict[str, Any]:
+    event = _event(
+        "sampling.assisted", site_id="site-1", people_assisted=people, assist_kind="other"
+    )
+    return {**event, **overrides}
+
+
+def _assists(state: PartitionState) -> int:
+    org = state.counters.get("org", date(2022, 3, 17), "org-0001", "org-0001")
+    return 0 if org is None else dict(zip(COUNTER_COLUMNS, org, strict=True))["sampling_assists"]
+
+
+def test_reuse_of_an_id_with_other_content_is_a_conflict_the_first_copy_counts() -> None:
+    first = _sample(4)
+    other_volunteer = {**first, "volunteer_id": "vol-000777"}
+    other_type = {
+        **_event("donation.received", amount_fen=999_999, donor_kind="individual"),
+        "event_id": first["event_id"],
+    }
+    state, outcomes = _run(_messages([first, other_volunteer, other_type, first]))
+    assert outcomes == [Outcome.ACCEPTED, Outcome.CONFLICT, Outcome.CONFLICT, Outcome.DUPLICATE]
+    assert _assists(state) == 4
+    donations = [r for r in state.counters.changed_rows("t", 0, 3) if r[-1]]
+    assert donations == []
+
+
+def test_a_copy_serialized_otherwise_is_a_duplicate_not_a_conflict() -> None:
+    first = _sample(4)
+    reordered = json.dumps(first, sort_keys=True, separators=(", ", ": ")).encode()
+    canonical = encode(decode(json.dumps(first).encode()))
+    state = PartitionState("t", 0)
+    outcomes = [
+        project(state, Message("t", 0, i, TS_MS, raw)).outcome
+        for i, raw in enumerate([canonical, reordered])
+    ]
+    assert outcomes == [Outcome.ACCEPTED, Outcome.DUPLICATE]
+
+
+def test_a_message_outside_its_event_ids_partition_is_not_counted() -> None:
+    event = _sample(4)
+    home = partition_for(uuid.UUID(event["event_id"]), 6)
+    state = PartitionState("t", (home + 1) % 6, partitions=6)
+    raw = json.dumps(event).encode()
+    result = project(state, Message("t", (home + 1) % 6, 0, TS_MS, raw, event["event_id"].encode()))
+    assert result.outcome is Outcome.REJECTED
+    assert result.rejection is not None
+    assert result.rejection.code == "misrouted"
+    assert _assists(state) == 0
+    at_home = PartitionState("t", home, partitions=6)
+    assert project(at_home, Message("t", home, 0, TS_MS, raw)).outcome is Outcome.ACCEPTED
+
+
+def test_every_offset_not_counted_has_its_row_and_every_offset_is_counted_once() -> None:
+    first = _sample(4)
+    bad = _sample(0)
+    state = PartitionState("t", 0)
+    results = [
+        project(state, m) for m in _messages([first, first, bad, {**first, "team_id": "t2"}])
+    ]
+    rows = [r.uncounted_row for r in results]
+    assert rows[0] is None
+    assert results[0].log_row is not None
+    assert [(r[2], r[5], r[6]) for r in rows[1:] if r is not None] == [
+        (1, "duplicate", ""),
+        (2, "rejected", "out_of_range"),
+        (3, "conflict", "conflicting_duplicate"),
+    ]
+    assert state.messages == 4
+    assert take_flush(state).messages == 4
+    project(state, _messages([first])[0])  # a redelivery of offset 0: not a new message
+    assert state.messages == 4
