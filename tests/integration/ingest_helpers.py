@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -44,8 +44,15 @@ def line(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
 
 
-def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes | None, bytes]]:
-    """Every message of `topic` as (partition, key, value), read with a plain consumer."""
+@overload
+def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes | None, bytes]]: ...
+@overload
+def read_topic(
+    settings: Settings, topic: str, *, with_offsets: Literal[True]
+) -> list[tuple[int, int, bytes | None, bytes]]: ...
+def read_topic(settings: Settings, topic: str, *, with_offsets: bool = False) -> list[Any]:
+    """Every message of `topic` as (partition, key, value), or (partition, offset, key, value),
+    read with a plain consumer."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [
@@ -54,11 +61,14 @@ def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes | None, 
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         end = consumer.end_offsets(partitions)
-        out: list[tuple[int, bytes | None, bytes]] = []
+        out: list[Any] = []
         remaining = {tp for tp in partitions if end[tp] > 0}
         while remaining:
             for tp, records in consumer.poll(timeout_ms=2000).items():
-                out.extend((r.partition, r.key, r.value) for r in records)
+                if with_offsets:
+                    out.extend((r.partition, r.offset, r.key, r.value) for r in records)
+                else:
+                    out.extend((r.partition, r.key, r.value) for r in records)
                 if consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
         return out
