@@ -31,14 +31,20 @@ TP = tuple[str, int]
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
-    def __init__(self, on_revoked: Callable[[set[TP]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        on_revoked: Callable[[set[TP]], Awaitable[None]],
+        on_assigned: Callable[[set[TopicPartition]], Awaitable[None]],
+    ) -> None:
         self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._on_revoked({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned %d event partition(s)", len(assigned))
+        await self._on_assigned(assigned)
 
 
 class BatchFetcher:
@@ -72,7 +78,8 @@ class BatchFetcher:
         )
         self._consumer: AIOKafkaConsumer | None = None
         self._topics = [events_topic(settings)]
-        self._listener = _Rebalance(on_revoked)
+        self._listener = _Rebalance(on_revoked, self._note_log_starts)
+        self._begins: dict[TP, int] = {}
 
     async def start(self) -> None:
         # aiokafka binds to the running loop: created here, not in __init__.
@@ -91,6 +98,21 @@ class BatchFetcher:
         if self._consumer is None:
             raise RuntimeError("BatchFetcher.start() first")
         return self._consumer
+
+    async def _note_log_starts(self, assigned: set[TopicPartition]) -> None:
+        if not assigned:
+            return
+        try:
+            starts = await self.consumer.beginning_offsets(list(assigned))
+        except Exception as exc:  # metrics only: never hold up an assignment for them
+            log.info("log start offsets unknown (%s: %s)", type(exc).__name__, exc)
+            return
+        self._begins.update({(tp.topic, tp.partition): o for tp, o in starts.items()})
+
+    def bounds(self, tp: TP) -> tuple[int, int]:
+        """Kafka's log start and end (high watermark) of a partition, as last seen."""
+        end = self.consumer.highwater(TopicPartition(*tp))
+        return self._begins.get(tp, 0), 0 if end is None else int(end)
 
     def partition_count(self, topic: str) -> int:
         """How many partitions `topic` has, from the consumer's metadata."""

@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
+from streams.metrics import IngestMetrics, serve_metrics
 from streams.producer import Delivered, Delivery, IngestError, Outcome, Producer
 from streams.settings import ConfigError, Settings, check_kafka_reachable
 from streams.tokens import Device, TokenError, TokenStore
@@ -49,6 +51,7 @@ RETRY_AFTER_S: Final = 5
 DELIVERY_TIMEOUT_S: Final = 10.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ERROR_CODE: Final = web.ResponseKey("frontline_error_code", str)
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -56,7 +59,9 @@ def error(status: int, code: str, message: str, **extra: Any) -> web.Response:
     retry_after = extra.pop("retry_after", None)
     body = {"error": {"code": code, "message": message}, **extra}
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return web.json_response(body, status=status, headers=headers)
+    response = web.json_response(body, status=status, headers=headers)
+    response[ERROR_CODE] = code  # for the request metrics
+    return response
 
 
 class RateLimiter:
@@ -221,6 +226,7 @@ class IngestApp:
         self.store = store or TokenStore(settings.token_path)
         self.limiter = RateLimiter(settings.ingest_rate_limit)
         self.link = KafkaLink(settings)
+        self.metrics = IngestMetrics()
 
     def _device(self, request: web.Request) -> Device | None:
         """The token's device; raises TokenError when the token store cannot be read."""
@@ -230,6 +236,13 @@ class IngestApp:
         return self.store.authenticate(token.strip())
 
     async def post_events(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        response = await self._post_events(request)
+        self.metrics.requests.labels(str(response.status), response.get(ERROR_CODE, "")).inc()
+        self.metrics.seconds.observe(time.monotonic() - started)
+        return response
+
+    async def _post_events(self, request: web.Request) -> web.Response:
         try:
             device = self._device(request)
         except TokenError as exc:
@@ -294,6 +307,10 @@ class IngestApp:
         if waiter.failure is not None:
             return _unavailable(waiter.failure)
         rejected = sum(1 for s in batch.statuses if s["status"] == "rejected")
+        self.metrics.dead_letters.inc(len(batch.dead_letters))
+        for status in batch.statuses:
+            if status["status"] == "rejected":
+                self.metrics.rejected.labels(status["code"]).inc()
         if batch.wrong_org:
             return error(
                 403,
@@ -301,6 +318,8 @@ class IngestApp:
                 f"this device may only send events of org {device.org_id}; nothing was stored",
                 events=[s for s in batch.statuses if s.get("code") == "wrong_org"],
             )
+        self.metrics.events.labels("accepted").inc(len(batch.accepted))
+        self.metrics.events.labels("rejected").inc(rejected)
         return web.json_response(
             {"accepted": len(batch.accepted), "rejected": rejected, "events": batch.statuses},
             status=202,
@@ -363,6 +382,7 @@ def create_app(settings: Settings, store: TokenStore | None = None) -> web.Appli
     app.router.add_post("/v1/events", ingest.post_events)
     app.router.add_get("/healthz", ingest.healthz)
     app.router.add_get("/openapi.json", ingest.openapi)
+    app.router.add_get("/metrics", partial(serve_metrics, ingest.metrics.registry))
     app.on_cleanup.append(ingest.on_cleanup)
     return app
 
@@ -419,8 +439,19 @@ def openapi_document() -> dict[str, Any]:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Whether Kafka is reachable",
+                    "summary": "Whether Kafka is reachable and the token file readable",
                     "responses": {"200": {"description": "ok"}, "503": {"description": "down"}},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (requests, events, rejections by code)",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
                 }
             },
         },

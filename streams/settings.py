@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +32,8 @@ ENV = {
     "ingest_rate_limit": "FRONTLINE_INGEST_RATE_LIMIT",
     "token_file": "FRONTLINE_TOKEN_FILE",
     "auto_close_hours": "FRONTLINE_AUTO_CLOSE_HOURS",
+    "worker_metrics_port": "FRONTLINE_WORKER_METRICS_PORT",
+    "log_format": "FRONTLINE_LOG_FORMAT",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -62,6 +64,9 @@ class Settings(BaseModel):
     token_file: Annotated[str, Field(min_length=1)] = "~/.frontline/device-tokens.json"
     # Projections (README, "Counting"): open shifts older than this count as unclosed.
     auto_close_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 16.0
+    # Operations (README, "Observability"): the worker's /metrics port (0: none), log lines.
+    worker_metrics_port: Annotated[int, Field(ge=0, le=65_535)] = 6067
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -148,6 +153,8 @@ class Settings(BaseModel):
             ENV["ingest_rate_limit"]: str(self.ingest_rate_limit),
             ENV["token_file"]: self.token_file,
             ENV["auto_close_hours"]: f"{self.auto_close_hours:g}",
+            ENV["worker_metrics_port"]: str(self.worker_metrics_port),
+            ENV["log_format"]: self.log_format,
         }
 
 

@@ -16,6 +16,7 @@ import gc
 import logging
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
+from aiohttp import web
 from faust.app.base import BootStrategy
 from mode import ServiceT
 
@@ -40,6 +42,7 @@ from projections.state import (
 from projections.state_store import StateStore
 from streams.dead_letters import dead_letter
 from streams.fetcher import TP, BatchFetcher
+from streams.metrics import DELAY_SAMPLE, WorkerMetrics, serve_metrics
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 
@@ -106,6 +109,9 @@ class Projector:
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
     # How many partitions a topic has (the fetcher's metadata): where an event_id belongs.
     partitions: Callable[[str], int] = lambda topic: 1
+    # Kafka's log start and end offsets of a partition, as last seen (for metrics).
+    bounds: Callable[[TP], tuple[int, int]] = lambda tp: (0, 0)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     batches_done: int = 0  # batches projected and written, in order
     failed: BaseException | None = None  # set once projection stopped for good
     _writing: asyncio.Task[None] | None = None
@@ -161,6 +167,7 @@ class Projector:
             try:
                 return await loop.run_in_executor(self.executor, fn)
             except Exception as exc:  # driver raises many types; every one means "retry later"
+                self.metrics.write_errors.inc()
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning(
                     "ClickHouse %s failed (%s: %s); consumption paused, retrying in %.1fs",
@@ -222,6 +229,7 @@ class Projector:
         touched = self._touched
         states = self.states
         accepted = redelivered = duplicates = conflicts = rejected = 0
+        codes: Counter[str] = Counter()
         for msg, routed in zip(messages, in_place, strict=True):
             tp = (msg.topic, msg.partition)
             state = states[tp]
@@ -246,6 +254,7 @@ class Projector:
                 else:
                     rejected += 1
                 assert result.rejection is not None
+                codes[result.rejection.code] += 1
                 # Same record as ingest: bounded, digit runs masked.
                 dead_letters.append(
                     dead_letter(
@@ -262,6 +271,16 @@ class Projector:
                     )
                 )
         stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected)
+        self.metrics.count(
+            {
+                "accepted": accepted,
+                "duplicate": duplicates,
+                "conflict": conflicts,
+                "rejected": rejected,
+                "redelivered": redelivered,
+            },
+            codes,
+        )
         # Dead letters are durable before the checkpoint moves past them.
         if dead_letters:
             await self._send_dead_letters(dead, dead_letters)
@@ -302,11 +321,13 @@ class Projector:
             for record, acknowledged in sent:
                 try:
                     await acknowledged
+                    self.metrics.dead_letters.inc()
                 except Exception as exc:
                     failed.append(record)
                     problem = exc
             records = failed
             if records:
+                self.metrics.dead_letter_failures.inc(len(records))
                 log.warning(
                     "dead-letter send failed for %d record(s) (%s: %s); consumption paused, "
                     "retrying in %.1fs",
@@ -347,12 +368,27 @@ class Projector:
         flushes: list[FlushRows],
         states: list[PartitionState],
     ) -> None:
+        started = time.monotonic()
         await self._io("write", lambda: self.store.write(log_rows, flushes, uncounted_rows))
+        metrics = self.metrics
+        metrics.writes.observe(time.monotonic() - started)
+        now_ms = int(time.time() * 1000)
+        step = max(1, len(log_rows) // DELAY_SAMPLE)
+        metrics.observe_delays(now_ms, (int(r[3]) for r in log_rows[::step]))  # type: ignore[call-overload]
         for state, rows in zip(states, flushes, strict=True):
             mark_written(state, rows)
+            begin, end = self.bounds((rows.topic, rows.partition))
+            metrics.written(rows.topic, rows.partition, rows.version, rows.messages, begin, end)
         if self.on_written is not None:
             await self.on_written({(f.topic, f.partition): f.version for f in flushes})
         await self._done(seq)
+
+
+async def _health(projector: Projector, request: web.Request) -> web.Response:
+    """200 while the projection runs; 503 once it stopped (the process is exiting)."""
+    if projector.failed is not None:
+        return web.json_response({"status": "failed", "error": str(projector.failed)}, status=503)
+    return web.json_response({"status": "ok", "batches_done": projector.batches_done})
 
 
 class _BatchBoot(BootStrategy):
@@ -376,6 +412,7 @@ def create_app(
     batch_max: int = 5000,
     batch_within_s: float = 0.2,
     write_max: int = 20_000,
+    metrics_port: int | None = None,
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""
     app = WorkerApp(
@@ -413,6 +450,32 @@ def create_app(
     )
     projector.on_written = fetcher.commit_written
     projector.partitions = fetcher.partition_count
+    projector.bounds = fetcher.bounds
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def metrics_server() -> None:
+        port = settings.worker_metrics_port if metrics_port is None else metrics_port
+        if not port:
+            return
+        web_app = web.Application()
+        web_app.router.add_get("/metrics", partial(serve_metrics, projector.metrics.registry))
+        web_app.router.add_get("/healthz", partial(_health, projector))
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, settings.http_host, port).start()
+        except OSError as exc:
+            # A second worker on the same machine: it counts all the same, without /metrics.
+            log.warning(
+                "metrics port %s:%d is not available (%s); this worker serves no /metrics "
+                "(give each worker its own --metrics-port)",
+                settings.http_host,
+                port,
+                exc.strerror or exc,
+            )
+            await runner.cleanup()
+            return
+        log.info("metrics on http://%s:%d/metrics", settings.http_host, port)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def fetch_batches() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging.config
 import sys
 from pathlib import Path
 from typing import IO
@@ -12,6 +13,7 @@ from aiohttp import web
 from streams.cli import main, settings
 from streams.emit import EmitStats, emit_lines
 from streams.http_ingest import create_app
+from streams.logs import logging_config
 from streams.producer import IngestError, Producer
 from streams.tokens import TokenError, TokenStore
 from streams.topic_admin import TopicState, describe, ensure
@@ -203,8 +205,9 @@ def tokens_list() -> None:
 @click.option("--host", default=None, help="[default: FRONTLINE_HTTP_HOST]")
 @click.option("--port", type=int, default=None, help="[default: FRONTLINE_HTTP_PORT]")
 def serve(host: str | None, port: int | None) -> None:
-    """Serve HTTP ingest: POST /v1/events, GET /healthz, GET /openapi.json."""
+    """Serve HTTP ingest: POST /v1/events, GET /healthz, /openapi.json, /metrics."""
     s = settings()
+    logging.config.dictConfig(logging_config(s.log_format))
     web.run_app(
         create_app(s),
         host=host or s.http_host,

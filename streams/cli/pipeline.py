@@ -8,6 +8,7 @@ from projections import migrate as migrations
 from streams import topic_admin
 from streams.cli import main, settings
 from streams.lag import align_group_to_checkpoints
+from streams.logs import logging_config
 from streams.settings import check_clickhouse_reachable, check_kafka_reachable
 
 
@@ -57,8 +58,16 @@ def migrate(show_status: bool) -> None:
     show_default=True,
     help="catching up, write the rows of consecutive batches together, up to this many messages",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65_535),
+    default=None,
+    help="serve /metrics and /healthz here (0: off) [default: FRONTLINE_WORKER_METRICS_PORT]",
+)
 @click.option("--loglevel", default="info", show_default=True)
-def worker(batch: int, within: float, write_max: int, loglevel: str) -> None:
+def worker(
+    batch: int, within: float, write_max: int, metrics_port: int | None, loglevel: str
+) -> None:
     """Run the Faust worker: project the event topics into ClickHouse until stopped.
 
     Run several on one machine or many: they share the partitions (one consumer group per
@@ -74,6 +83,10 @@ def worker(batch: int, within: float, write_max: int, loglevel: str) -> None:
     topic_admin.ensure(s)
     migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
     click.echo(align_group_to_checkpoints(s))
-    app = create_app(s, batch_max=batch, batch_within_s=within, write_max=write_max)
+    app = create_app(
+        s, batch_max=batch, batch_within_s=within, write_max=write_max, metrics_port=metrics_port
+    )
     tune_gc()
-    Worker(app, loglevel=loglevel).execute_from_commandline()
+    # Plain lines are Faust's own format; JSON lines replace its logging set-up.
+    config = logging_config("json", loglevel) if s.log_format == "json" else None
+    Worker(app, loglevel=loglevel, logging_config=config).execute_from_commandline()

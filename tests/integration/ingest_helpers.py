@@ -81,3 +81,18 @@ def read_dead_letters(settings: Settings, topic: str) -> list[dict[str, Any]]:
     from streams.dead_letters import read_dead_letter
 
     return [read_dead_letter(value) for _, _, value in read_topic(settings, topic)]
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A /metrics page as {(sample name, sorted labels): value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -24,7 +24,7 @@ from streams.settings import Settings
 from streams.tokens import TokenStore
 from streams.topic_admin import ensure
 from streams.topics import dead_letter_topic, events_topic
-from tests.integration.ingest_helpers import event, invalid, read_topic
+from tests.integration.ingest_helpers import event, invalid, read_topic, scrape
 from tests.integration.servers import ThrowawayKafka, free_port, serving
 
 ORG = "org-0042"  # the org of the fixture events
@@ -307,3 +307,21 @@ def test_a_corrupted_token_file_gives_503_and_health_says_so(
         assert health == 503
         assert body["status"] == "degraded"
         assert "token" in body["tokens"]
+
+
+def test_metrics_count_requests_events_and_codes(
+    isolated: Settings, server: str, store: TokenStore
+) -> None:
+    token = store.create("d13", ORG)
+    assert call(f"{server}/v1/events", batch(event(), invalid("out_of_range")), token)[0] == 202
+    assert call(f"{server}/v1/events", b"[{", token)[0] == 400
+    metrics = scrape(f"{server}/metrics")
+    assert metrics[("frontline_http_requests_total", (("code", ""), ("status", "202")))] == 1
+    assert (
+        metrics[("frontline_http_requests_total", (("code", "malformed_json"), ("status", "400")))]
+        == 1
+    )
+    assert metrics[("frontline_http_events_total", (("result", "accepted"),))] == 1
+    assert metrics[("frontline_http_rejected_total", (("code", "out_of_range"),))] == 1
+    assert metrics[("frontline_http_dead_letters_total", ())] == 1
+    assert metrics[("frontline_http_request_seconds_count", ())] == 2

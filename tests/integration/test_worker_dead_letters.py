@@ -5,6 +5,7 @@ original bytes (a phone number masked)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -14,6 +15,7 @@ from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
 from tests.fixtures import load
 from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.servers import free_port
 
 
 def test_worker_dead_letters_invalid_bytes(isolated: Settings, tmp_path: Path) -> None:
@@ -56,3 +58,22 @@ def test_worker_dead_letters_invalid_bytes(isolated: Settings, tmp_path: Path) -
         ]
         == 0
     )
+
+
+def test_worker_logs_json_lines_when_asked(isolated: Settings, tmp_path: Path) -> None:
+    assert frontline(isolated, "migrate").returncode == 0
+    assert frontline(isolated, "topics", "ensure").returncode == 0
+    as_json = isolated.model_copy(update={"log_format": "json"})
+    log = tmp_path / "worker.log"
+    port = free_port()
+    worker = start_worker(as_json, log, "--loglevel", "info", "--metrics-port", str(port))
+    try:
+        deadline = time.monotonic() + 60
+        while "metrics on" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop(worker)
+    records = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    mine = [r for r in records if r["logger"] == "frontline.worker"]
+    assert any(r["message"] == f"metrics on http://127.0.0.1:{port}/metrics" for r in mine)
+    assert {"ts", "level", "logger", "message", "pid"} <= set(mine[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from streams.producer import Producer
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
 from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
-from tests.integration.ingest_helpers import event, line, read_dead_letters
+from tests.integration.ingest_helpers import event, line, read_dead_letters, scrape
+from tests.integration.servers import free_port
 
 
 def _totals(settings: Settings) -> dict[str, Any]:
@@ -45,18 +47,35 @@ def test_an_event_id_counts_once_across_volunteers_and_types(
     # A raw producer keys by volunteer: its copy may land in another partition than the id's.
     raw = KafkaProducer(bootstrap_servers=isolated.bootstrap_servers, acks="all")
     partitions = sorted(raw.partitions_for(events_topic(isolated)))
-    home = Producer.partition_for(first["event_id"], len(partitions))
-    elsewhere = (home + 1) % len(partitions)
     stray = event("sampling.assisted")
+    home = Producer.partition_for(stray["event_id"], len(partitions))
+    elsewhere = (home + 1) % len(partitions)
     raw.send(events_topic(isolated), value=json.dumps(stray).encode(), partition=elsewhere).get(30)
     raw.close()
 
     log = tmp_path / "worker.log"
-    worker = start_worker(isolated, log)
+    port = free_port()
+    worker = start_worker(isolated, log, "--metrics-port", str(port))
     try:
         wait_caught_up(isolated, [worker], log)
+        metrics = scrape(f"http://127.0.0.1:{port}/metrics")
+        health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert json.loads(health.read())["status"] == "ok"
     finally:
         stop(worker)
+
+    # The worker's /metrics say the same as ClickHouse.
+    assert metrics[("frontline_worker_messages_total", (("outcome", "accepted"),))] == 1
+    assert metrics[("frontline_worker_messages_total", (("outcome", "duplicate"),))] == 2
+    assert metrics[("frontline_worker_messages_total", (("outcome", "conflict"),))] == 2
+    assert metrics[("frontline_worker_rejected_total", (("code", "misrouted"),))] == 1
+    assert metrics[("frontline_worker_dead_letters_total", ())] == 3
+    lags = {k: v for k, v in metrics.items() if k[0] == "frontline_worker_lag_messages"}
+    gaps = {k: v for k, v in metrics.items() if k[0] == "frontline_worker_unaccounted_offsets"}
+    assert lags
+    assert set(lags.values()) == {0}
+    assert set(gaps.values()) == {0}
+    assert metrics[("frontline_worker_event_to_clickhouse_seconds_count", ())] >= 1
 
     totals = _totals(isolated)
     assert totals["sampling_assists"] == 100
