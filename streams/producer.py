@@ -37,8 +37,11 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 
 from events import Event, Rejected, decode, encode
 from events.routing import event_key, partition_for
+from streams import kafka_compat
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
+
+kafka_compat.apply()  # kafka-python 3.0.12's idempotent producer, else silent after an outage
 
 __all__ = [
     "BrokerUnavailable",

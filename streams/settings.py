@@ -34,6 +34,7 @@ ENV = {
     "auto_close_hours": "FRONTLINE_AUTO_CLOSE_HOURS",
     "worker_metrics_port": "FRONTLINE_WORKER_METRICS_PORT",
     "log_format": "FRONTLINE_LOG_FORMAT",
+    "startup_timeout": "FRONTLINE_STARTUP_TIMEOUT",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -43,6 +44,10 @@ TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9._-]{0,100}$")
 
 class ConfigError(Exception):
     """A configuration value is wrong; the message names the variable and what to do."""
+
+
+class ServiceUnavailable(ConfigError):  # noqa: N818 - names what happened
+    """Kafka or ClickHouse does not answer (yet); start-up steps retry it for a while."""
 
 
 class Settings(BaseModel):
@@ -67,6 +72,8 @@ class Settings(BaseModel):
     # Operations (README, "Observability"): the worker's /metrics port (0: none), log lines.
     worker_metrics_port: Annotated[int, Field(ge=0, le=65_535)] = 6067
     log_format: Literal["text", "json"] = "text"
+    # Start-up steps retry a Kafka or ClickHouse that is still starting for this long (seconds).
+    startup_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -155,6 +162,7 @@ class Settings(BaseModel):
             ENV["auto_close_hours"]: f"{self.auto_close_hours:g}",
             ENV["worker_metrics_port"]: str(self.worker_metrics_port),
             ENV["log_format"]: self.log_format,
+            ENV["startup_timeout"]: f"{self.startup_timeout:g}",
         }
 
 
@@ -189,10 +197,13 @@ def check_kafka_reachable(settings: Settings, timeout: float = 3.0) -> None:
                 return
         except OSError as exc:
             errors.append(f"{server}: {exc.strerror or exc}")
-    raise ConfigError(
+    raise ServiceUnavailable(
         f"{ENV['kafka_bootstrap']}={settings.kafka_bootstrap!r}: no broker reachable "
         f"({'; '.join(errors)}). Is the stack up? (deploy/stack up)"
     )
+
+
+_UNREACHABLE = frozenset({"NetworkError", "SocketTimeoutError", "ConnectionRefusedError"})
 
 
 def check_clickhouse_reachable(settings: Settings) -> None:
@@ -201,7 +212,9 @@ def check_clickhouse_reachable(settings: Settings) -> None:
     try:
         ch.ping()
     except Exception as exc:  # the driver raises many types; all mean "cannot use it"
-        raise ConfigError(
+        # Refused or timed out: maybe still starting (retried at start-up); else wrong config.
+        kind = ServiceUnavailable if type(exc).__name__ in _UNREACHABLE else ConfigError
+        raise kind(
             f"{ENV['clickhouse_url']} (clickhouse://{ch.user}:***@{ch.host}:{ch.port}): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
             "Is the stack up (deploy/stack up) and the password right?"

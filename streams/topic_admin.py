@@ -18,7 +18,7 @@ from typing import Any
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.settings import ENV, ConfigError, Settings
+from streams.settings import ENV, ConfigError, ServiceUnavailable, Settings
 from streams.topics import dead_letter_topic, events_topic
 
 EVENT_TOPIC_CONFIG = {
@@ -108,7 +108,7 @@ def admin_client(settings: Settings) -> Iterator[Any]:
             request_timeout_ms=15_000,
         )
     except KafkaError:
-        raise ConfigError(
+        raise ServiceUnavailable(
             f"{ENV['kafka_bootstrap']}={settings.kafka_bootstrap!r}: no broker answers. "
             "Is the stack up? (deploy/stack up)"
         ) from None

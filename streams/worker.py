@@ -50,6 +50,9 @@ log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
 
 
+# How long a dead letter may wait for Kafka's acknowledgement before it is sent again.
+DEAD_LETTER_ACK_S = 30.0
+
 # Python's default (700, 10, 10) ran a young collection every ~100 events and a full one every
 # ~20,000; those walked ~1.5 M objects (recent event ids, the presence cache of the time,
 # fetched batches) and took 11 s of a 60 s catch-up. A batch's objects die by reference count,
@@ -320,7 +323,10 @@ class Projector:
                     problem = exc
             for record, acknowledged in sent:
                 try:
-                    await acknowledged
+                    # Bounded: an acknowledgement that never comes (a producer wedged by a
+                    # broker restart) must not hold consumption forever; the record is sent
+                    # again (dead letters are at-least-once).
+                    await asyncio.wait_for(acknowledged, DEAD_LETTER_ACK_S)
                     self.metrics.dead_letters.inc()
                 except Exception as exc:
                     failed.append(record)

@@ -10,6 +10,7 @@ from streams.cli import main, settings
 from streams.lag import align_group_to_checkpoints
 from streams.logs import logging_config
 from streams.settings import check_clickhouse_reachable, check_kafka_reachable
+from streams.startup import retrying
 
 
 @main.command("migrate")
@@ -78,11 +79,13 @@ def worker(
     from streams.worker import create_app, tune_gc
 
     s = settings()
-    check_kafka_reachable(s)
-    check_clickhouse_reachable(s)
-    topic_admin.ensure(s)
-    migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
-    click.echo(align_group_to_checkpoints(s))
+    wait = s.startup_timeout
+    retrying("Kafka", lambda: check_kafka_reachable(s), wait)
+    retrying("ClickHouse", lambda: check_clickhouse_reachable(s), wait)
+    retrying("topics ensure", lambda: topic_admin.ensure(s), wait)
+    auto_close_s = int(s.auto_close_hours * 3600)
+    retrying("migrate", lambda: migrations.apply(s.clickhouse, auto_close_s=auto_close_s), wait)
+    click.echo(retrying("consumer group", lambda: align_group_to_checkpoints(s), wait))
     app = create_app(
         s, batch_max=batch, batch_within_s=within, write_max=write_max, metrics_port=metrics_port
     )

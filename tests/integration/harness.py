@@ -9,8 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+from projections import queries
 from streams.lag import partition_lag
 from streams.settings import Settings
 
@@ -96,3 +99,23 @@ def wait_until_progress(settings: Settings, at_least: int, timeout: float = 120)
 
 def load_json(path: Path) -> object:
     return json.loads(path.read_text())
+
+
+def assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
+    """`totals` and every row of `daily_by_org` equal the simulator's expected.json."""
+    totals = queries.run(settings.dashboard, "totals")
+    assert len(totals.rows) == 1
+    got = dict(zip(totals.columns, totals.rows[0], strict=True))
+    assert got == expected["totals"]
+    daily = queries.run(settings.dashboard, "daily_by_org")
+    got_daily = [
+        {
+            c: (v.isoformat() if isinstance(v, date) else v)
+            for c, v in zip(daily.columns, row, strict=True)
+        }
+        for row in daily.rows
+    ]
+    want_daily = sorted(expected["daily_by_org"], key=lambda r: (r["day"], r["org_id"]))
+    assert len(got_daily) == len(want_daily)
+    for got_row, want_row in zip(got_daily, want_daily, strict=True):
+        assert got_row == want_row

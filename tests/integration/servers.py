@@ -1,6 +1,8 @@
-"""Test servers: the ingest app on a free port, and a throw-away Kafka broker to kill.
+"""Test servers: the ingest app on a free port, and a throw-away Kafka broker and ClickHouse
+server to kill.
 
-The throw-away broker runs from the local stack's cached jars (`.state/kafka/libs-*`) with its
+The throw-away broker runs from the local stack's cached jars (`.state/kafka/libs-*`), the
+throw-away ClickHouse from the installed binary with the stack's config templates; each has its
 own ports and data folder, so a test can stop it without touching the shared stack.
 """
 
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,3 +131,76 @@ class ThrowawayKafka:
             self.process.kill()
             self.process.wait(30)
         self.process = None
+
+
+class ThrowawayClickHouse:
+    """A ClickHouse server of our own (Debian's 18.16 binary, the stack's config templates and
+    users), on free ports with its own data folder: `stop()` it and `start()` it again at will
+    without touching the shared stack."""
+
+    WRITER_PASSWORD = "throwaway-writer"
+    DASHBOARD_PASSWORD = "throwaway-dashboard"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.native_port = free_port()
+        self.http_port = free_port()
+        for sub in ("data", "tmp", "logs", "user_files", "format_schemas"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        config = (REPO / "deploy/clickhouse/config.xml.in").read_text()
+        self.config = workdir / "config.xml"
+        self.config.write_text(
+            config.replace("@STATE@", str(workdir))
+            .replace("@NATIVE_PORT@", str(self.native_port))
+            .replace("@HTTP_PORT@", str(self.http_port))
+            .replace("@INTERSERVER_PORT@", str(free_port()))
+        )
+        users = (REPO / "deploy/clickhouse/users.xml.in").read_text()
+        (workdir / "users.xml").write_text(
+            users.replace("@WRITER_SHA256@", _sha256(self.WRITER_PASSWORD)).replace(
+                "@DASHBOARD_SHA256@", _sha256(self.DASHBOARD_PASSWORD)
+            )
+        )
+        binary = shutil.which("clickhouse-server")
+        self.command = [binary] if binary else ["/usr/bin/clickhouse", "server"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """FRONTLINE_CLICKHOUSE_URL for this server."""
+        return f"clickhouse://frontline:{self.WRITER_PASSWORD}@127.0.0.1:{self.native_port}"
+
+    def start(self, timeout_s: float = 60) -> None:
+        log = (self.workdir / "stdout.log").open("ab")
+        self.process = subprocess.Popen(
+            [*self.command, f"--config-file={self.config}"],
+            cwd=self.workdir,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.native_port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"throw-away ClickHouse did not start; see {self.workdir}/logs"
+                    ) from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM), as an operator's restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+        self.process = None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

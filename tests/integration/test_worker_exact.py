@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from streams.lag import partition_lag
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from tests.integration.harness import (
+    assert_counts_exact,
     frontline,
     start_worker,
     stop,
@@ -55,25 +55,6 @@ def _campaign(settings: Settings, tmp_path: Path, seed: int) -> dict[str, Any]:
     assert emit.returncode == 0, emit.stdout + emit.stderr
     expected: dict[str, Any] = json.loads(expect.read_text())
     return expected
-
-
-def _assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
-    totals = queries.run(settings.dashboard, "totals")
-    assert len(totals.rows) == 1
-    got = dict(zip(totals.columns, totals.rows[0], strict=True))
-    assert got == expected["totals"]
-    daily = queries.run(settings.dashboard, "daily_by_org")
-    got_daily = [
-        {
-            c: (v.isoformat() if isinstance(v, date) else v)
-            for c, v in zip(daily.columns, row, strict=True)
-        }
-        for row in daily.rows
-    ]
-    want_daily = sorted(expected["daily_by_org"], key=lambda r: (r["day"], r["org_id"]))
-    assert len(got_daily) == len(want_daily)
-    for got_row, want_row in zip(got_daily, want_daily, strict=True):
-        assert got_row == want_row
 
 
 def _wait_for_members(settings: Settings, count: int, timeout: float = 90) -> None:
@@ -112,7 +93,7 @@ def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) ->
     worker = start_worker(isolated, log)
     try:
         wait_caught_up(isolated, [worker], log)
-        _assert_counts_exact(isolated, expected)
+        assert_counts_exact(isolated, expected)
         _assert_commits_follow_checkpoints(isolated)
     finally:
         stop(worker)
@@ -151,7 +132,7 @@ def test_replay_into_an_empty_database_gives_the_same_rows(
             wait_caught_up(replay, [rebuilt, live], log)
         finally:
             stop(rebuilt)
-        _assert_counts_exact(replay, expected)
+        assert_counts_exact(replay, expected)
         # open_for_s is left out: it is measured against now(), which moves between queries.
         shift_columns = "shift_id, day, org_id, checked_in_at, checked_out_at, status, service_s"
         for view, columns in (
@@ -183,7 +164,7 @@ def test_kill_9_mid_catch_up_then_restart_is_exact(isolated: Settings, tmp_path:
     restarted = start_worker(isolated, log)
     try:
         wait_caught_up(isolated, [restarted], log)
-        _assert_counts_exact(isolated, expected)
+        assert_counts_exact(isolated, expected)
     finally:
         stop(restarted)
 
@@ -198,7 +179,7 @@ def test_two_workers_then_one_stopped_is_exact(isolated: Settings, tmp_path: Pat
         wait_until_progress(isolated, expected["meta"]["lines"] // 4)
         stop(second)
         wait_caught_up(isolated, [first], log)
-        _assert_counts_exact(isolated, expected)
+        assert_counts_exact(isolated, expected)
     finally:
         stop(first)
         stop(second)
@@ -234,6 +215,6 @@ def test_clickhouse_refusing_writes_pauses_then_resumes_exact(
         assert "consumption paused, retrying" in log.read_text()
         client.execute("RENAME TABLE checkpoints_away TO checkpoints")
         wait_caught_up(isolated, [worker], log)
-        _assert_counts_exact(isolated, expected)
+        assert_counts_exact(isolated, expected)
     finally:
         stop(worker)

@@ -1,0 +1,334 @@
+"""Faults under steady load (issue #11, deliverable 8): worker kill -9, ClickHouse stopped,
+Kafka stopped, a rebalance, a duplicate flood, poison messages of every kind. After each:
+`totals` and `daily_by_org` equal the oracle, no unique event is missing or counted twice, every
+poison message is dead-lettered with its reason, and the worker is still consuming."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from events.examples import EXAMPLES
+from events.routing import partition_for
+from projections.database import create_database, drop_database
+from streams.http_ingest import create_app
+from streams.settings import Settings
+from streams.tokens import TokenStore
+from streams.topics import dead_letter_topic, events_topic
+from tests.faults.conftest import Row, Variant
+from tests.faults.pipeline import (
+    Campaign,
+    Load,
+    http_sender,
+    progress,
+    recovery_after,
+    sdk_sender,
+    simulate,
+    verdict,
+    wait_until,
+)
+from tests.fixtures import load as fixtures
+from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.ingest_helpers import read_dead_letters
+from tests.integration.servers import ThrowawayClickHouse, ThrowawayKafka, serving
+
+CATCH_UP_S = 300
+
+
+def _prepare(settings: Settings) -> None:
+    assert frontline(settings, "migrate").returncode == 0
+    assert frontline(settings, "topics", "ensure").returncode == 0
+
+
+def _finish(
+    settings: Settings,
+    campaign: Campaign,
+    load: Load,
+    workers: list,  # type: ignore[type-arg]
+    log: Path,
+) -> None:
+    load.join()
+    wait_caught_up(settings, workers, log, timeout=CATCH_UP_S)
+    assert all(w.poll() is None for w in workers), "a worker stopped"
+
+
+def test_worker_kill_9_under_load(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    campaign = simulate(isolated, tmp_path, variant.scale, seed=21)
+    _prepare(isolated)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log, "--batch", "500", "--write-max", "2000")
+    send, close = sdk_sender(isolated)
+    load = Load(send, campaign.lines, variant.rate).start()
+    try:
+        wait_until(
+            lambda: progress(isolated) > len(campaign.lines) // 4, 120, "progress", [worker], log
+        )
+        killed = time.monotonic()
+        stop(worker, signal.SIGKILL)
+        time.sleep(variant.outage_s)
+        restarted = time.monotonic()
+        worker = start_worker(isolated, log)
+        recovery = recovery_after(isolated, restarted)
+        _finish(isolated, campaign, load, [worker], log)
+        result = verdict(isolated, campaign)
+    finally:
+        close()
+        stop(worker)
+    report.append(
+        Row("worker kill -9 (steady load)", load.offered_between(killed, restarted), result.lost,
+            result.double_counted, recovery)
+    )  # fmt: skip
+
+
+def test_worker_kill_9_during_catch_up(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    campaign = simulate(isolated, tmp_path, variant.scale, seed=22)
+    _prepare(isolated)
+    send, close = sdk_sender(isolated)
+    Load(send, campaign.lines, 100_000, batch=500).start().join()  # all in before the worker
+    close()
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log, "--batch", "500", "--write-max", "2000")
+    try:
+        wait_until(
+            lambda: progress(isolated) > len(campaign.lines) // 3, 120, "progress", [worker], log
+        )
+        stop(worker, signal.SIGKILL)
+        behind = len(campaign.lines) - progress(isolated)
+        restarted = time.monotonic()
+        worker = start_worker(isolated, log)
+        recovery = recovery_after(isolated, restarted)
+        wait_caught_up(isolated, [worker], log, timeout=CATCH_UP_S)
+        result = verdict(isolated, campaign)
+    finally:
+        stop(worker)
+    report.append(
+        Row("worker kill -9 (catch-up)", behind, result.lost, result.double_counted, recovery)
+    )
+
+
+def test_clickhouse_stopped_under_load(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse")
+    clickhouse.start()
+    settings = isolated.model_copy(
+        update={
+            "clickhouse_url": clickhouse.url,
+            "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
+        }
+    )
+    log = tmp_path / "worker.log"
+    worker = None
+    try:
+        create_database(settings.clickhouse)
+        campaign = simulate(settings, tmp_path, variant.scale, seed=23)
+        _prepare(settings)
+        worker = start_worker(settings, log)
+        send, close = sdk_sender(settings)
+        load = Load(send, campaign.lines, variant.rate).start()
+        wait_until(
+            lambda: progress(settings) > len(campaign.lines) // 4, 120, "progress", [worker], log
+        )
+        down = time.monotonic()
+        clickhouse.stop()
+        time.sleep(variant.outage_s)
+        clickhouse.start()
+        up = time.monotonic()
+        recovery = recovery_after(settings, up)
+        _finish(settings, campaign, load, [worker], log)
+        close()
+        assert "consumption paused" in log.read_text()
+        result = verdict(settings, campaign)
+    finally:
+        if worker is not None:
+            stop(worker)
+        clickhouse.stop()
+    report.append(
+        Row("ClickHouse stopped (steady load)", load.offered_between(down, up), result.lost,
+            result.double_counted, recovery)
+    )  # fmt: skip
+
+
+def test_kafka_stopped_while_apps_post(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    (tmp_path / "kafka").mkdir()
+    kafka = ThrowawayKafka(tmp_path / "kafka")
+    kafka.start()
+    settings = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+    log = tmp_path / "worker.log"
+    worker = None
+    store = TokenStore(tmp_path / "tokens.json")
+    try:
+        campaign = simulate(settings, tmp_path, variant.scale, seed=24)
+        orgs = {json.loads(line)["org_id"] for line in campaign.lines}
+        tokens = {org: store.create(f"device-{org}", org) for org in orgs}
+        _prepare(settings)
+        worker = start_worker(settings, log)
+        ingest = settings.model_copy(update={"ingest_rate_limit": 1000.0})
+        with serving(create_app(ingest, store)) as url:
+            send = http_sender(url, tokens)
+            load = Load(send, campaign.lines, variant.rate, by_org=True).start()
+            wait_until(
+                lambda: progress(settings) > len(campaign.lines) // 4,
+                120,
+                "progress",
+                [worker],
+                log,
+            )
+            down = time.monotonic()
+            kafka.kill()
+            time.sleep(variant.outage_s)
+            kafka.start()
+            up = time.monotonic()
+            recovery = recovery_after(settings, up)
+            _finish(settings, campaign, load, [worker], log)
+        assert load.failures > 0, "no request was refused while Kafka was down"
+        result = verdict(settings, campaign)
+    finally:
+        if worker is not None:
+            stop(worker)
+        kafka.kill()
+        drop_database(settings.clickhouse)
+    report.append(
+        Row("Kafka stopped (HTTP ingest: 503, apps retry)", load.offered_between(down, up),
+            result.lost, result.double_counted, recovery)
+    )  # fmt: skip
+
+
+def test_rebalance_a_worker_joins_then_one_leaves(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    campaign = simulate(isolated, tmp_path, variant.scale, seed=25)
+    _prepare(isolated)
+    log = tmp_path / "workers.log"
+    first = start_worker(isolated, log, "--batch", "500", "--metrics-port", "0")
+    second = None
+    send, close = sdk_sender(isolated)
+    load = Load(send, campaign.lines, variant.rate).start()
+    try:
+        wait_until(
+            lambda: progress(isolated) > len(campaign.lines) // 5, 120, "progress", [first], log
+        )
+        joined = time.monotonic()
+        second = start_worker(isolated, log, "--batch", "500", "--metrics-port", "0")
+        time.sleep(variant.outage_s)
+        stop(first)  # leaves the group: its partitions move to the second worker
+        left = time.monotonic()
+        recovery = recovery_after(isolated, left)
+        _finish(isolated, campaign, load, [second], log)
+        result = verdict(isolated, campaign)
+    finally:
+        close()
+        stop(first)
+        if second is not None:
+            stop(second)
+    report.append(
+        Row("rebalance: a worker joins, one leaves", load.offered_between(joined, left),
+            result.lost, result.double_counted, recovery)
+    )  # fmt: skip
+
+
+def test_five_fold_duplicate_flood(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    campaign = simulate(isolated, tmp_path, variant.scale, seed=26)
+    _prepare(isolated)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    send, close = sdk_sender(isolated)
+    started = time.monotonic()
+    load = Load(send, campaign.lines, 5 * variant.rate, copies=5).start()
+    try:
+        recovery = recovery_after(isolated, started)
+        _finish(isolated, campaign, load, [worker], log)
+        result = verdict(isolated, campaign)
+    finally:
+        close()
+        stop(worker)
+    duplicates = isolated.clickhouse.client().execute(
+        "SELECT uniqExact(kafka_partition, kafka_offset) FROM uncounted WHERE outcome = 'duplicate'"
+    )[0][0]
+    assert duplicates >= 4 * campaign.expected["meta"]["accepted_unique"]
+    report.append(
+        Row("5x duplicate flood", load.sent, result.lost, result.double_counted, recovery)
+    )
+
+
+def _poisons(settings: Settings) -> list[tuple[bytes | None, str, int | None]]:
+    """(value, expected code, partition or None) of every kind of poison message."""
+    valid = {**EXAMPLES["sampling.assisted"], "event_id": "a0b1c2d3-0000-4000-8000-000000000001"}
+    home = partition_for(uuid.UUID(valid["event_id"]), settings.topic_partitions)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    out: list[tuple[bytes | None, str, int | None]] = [
+        (b"{" + b" " * (2 << 20) + b"}", "too_large", None),  # 2 MiB, arrives compressed
+        (None, "malformed_json", None),  # a tombstone
+        (bytes(range(256)) * 8, "invalid_encoding", None),
+        (deep, "too_large", None),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "malformed_json", None),
+        # A valid event outside its id's partition (a raw producer keyed by something else).
+        (json.dumps(valid).encode(), "misrouted", (home + 1) % settings.topic_partitions),
+    ]
+    out += [(f.wire, f.expect, None) for f in fixtures("invalid")]
+    return out
+
+
+def test_poison_messages_of_every_kind_under_load(
+    isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
+) -> None:
+    campaign = simulate(isolated, tmp_path, variant.scale, seed=27)
+    _prepare(isolated)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    send, close = sdk_sender(isolated)
+    load = Load(send, campaign.lines, variant.rate).start()
+    raw = KafkaProducer(
+        bootstrap_servers=isolated.bootstrap_servers,
+        compression_type="gzip",
+        max_request_size=8 << 20,
+        acks="all",
+    )
+    try:
+        wait_until(
+            lambda: progress(isolated) > len(campaign.lines) // 4, 120, "progress", [worker], log
+        )
+        started = time.monotonic()
+        poisons = _poisons(isolated)
+        placed = [
+            raw.send(
+                events_topic(isolated),
+                key=None if value is not None else b"a-tombstone",
+                value=value,
+                partition=partition,
+            ).get(30)
+            for value, _, partition in poisons
+        ]
+        recovery = recovery_after(isolated, started)
+        _finish(isolated, campaign, load, [worker], log)
+        result = verdict(isolated, campaign)
+    finally:
+        raw.close()
+        close()
+        stop(worker)
+    letters = {
+        (d["origin"]["partition"], d["origin"]["offset"]): d
+        for d in read_dead_letters(isolated, dead_letter_topic(isolated))
+        if d["origin"]["via"] == "worker"
+    }
+    for (_, code, _), meta in zip(poisons, placed, strict=True):
+        letter = letters[(meta.partition, meta.offset)]
+        assert letter["code"] == code, (code, letter["message"])
+        assert letter["message"]
+    report.append(
+        Row(f"{len(poisons)} poison messages (2 MiB included)", len(poisons), result.lost,
+            result.double_counted, recovery)
+    )  # fmt: skip
