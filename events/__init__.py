@@ -6,7 +6,13 @@ Imports nothing else of Frontline. Downstream code uses only the names re-export
 from events.decode import DEFAULT_MAX_BYTES, SHANGHAI, decode, decode_at, encode, local_day
 from events.envelope import Envelope
 from events.privacy import contact_ref, looks_like_phone, mask_digit_runs, normalize_phone
-from events.rejections import REJECTION_CODES, REJECTION_MEANINGS, WORKER_CODES, Rejected
+from events.rejections import (
+    INGEST_CODES,
+    REJECTION_CODES,
+    REJECTION_MEANINGS,
+    WORKER_CODES,
+    Rejected,
+)
 from events.types import (
     CURRENT_VERSION,
     EVENT_TYPES,
@@ -31,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "EVENT_TYPES",
     "FAMILIES",
+    "INGEST_CODES",
     "REJECTION_CODES",
     "REJECTION_MEANINGS",
     "SHANGHAI",

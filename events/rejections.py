@@ -42,12 +42,22 @@ WORKER_REJECTION_MEANINGS: Final[dict[str, str]] = {
 }
 WORKER_CODES: Final[tuple[str, ...]] = tuple(WORKER_REJECTION_MEANINGS)
 
+# Decided by HTTP ingest, which parses the whole request body itself.
+INGEST_REJECTION_MEANINGS: Final[dict[str, str]] = {
+    "duplicate_key": "an object of the event has the same key twice (parsers disagree on which "
+    "value wins)",
+}
+INGEST_CODES: Final[tuple[str, ...]] = tuple(INGEST_REJECTION_MEANINGS)
+
 
 class Rejected(Exception):  # noqa: N818 - the name says what happened to the event
     """An event failed the contract; `code` is stable, `message` is for humans."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        if code not in REJECTION_MEANINGS and code not in WORKER_REJECTION_MEANINGS:
+        if not any(
+            code in known
+            for known in (REJECTION_MEANINGS, WORKER_REJECTION_MEANINGS, INGEST_REJECTION_MEANINGS)
+        ):
             raise ValueError(f"unknown rejection code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code

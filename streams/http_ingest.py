@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,7 @@ from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
+from streams.http_guard import ConnectionGuard, GuardedAppRunner, head_clock
 from streams.metrics import IngestMetrics, serve_metrics
 from streams.producer import Delivered, Delivery, IngestError, Outcome, Producer
 from streams.settings import ConfigError, Settings, check_kafka_reachable
@@ -50,6 +52,7 @@ RETRY_AFTER_S: Final = 5
 # Kafka must acknowledge a request's events within this; then 503 and the app resends.
 DELIVERY_TIMEOUT_S: Final = 10.0
 
+log = logging.getLogger("frontline.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_CODE: Final = web.ResponseKey("frontline_error_code", str)
 
@@ -82,6 +85,49 @@ class RateLimiter:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1 - tokens) / self.rate
+
+
+class DeadLetterBudget:
+    """Dead letters a device may cause: `per_hour`, refilled continuously, bursts up to it. A
+    broken or hostile app cannot fill the dead-letter topic: beyond its budget, its requests
+    are refused (429) and nothing of them is stored, so the app learns it must be fixed."""
+
+    def __init__(self, per_hour: int) -> None:
+        self.capacity = float(per_hour)
+        self.rate = per_hour / 3600
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, count: int) -> float:
+        """0 and `count` taken if there is room, else the seconds until there is."""
+        if count == 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens >= count:
+            self._buckets[key] = (tokens - count, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (min(count, self.capacity) - tokens) / self.rate
+
+
+class _Duplicates(dict[str, Any]):
+    """A JSON object that had a key twice (itself or in an object inside it)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    twice = False
+    for key, value in pairs:
+        twice = twice or key in out or _has_duplicates(value)
+        out[key] = value
+    return _Duplicates(out) if twice else out
+
+
+def _has_duplicates(value: Any) -> bool:
+    if isinstance(value, _Duplicates):
+        return True
+    return isinstance(value, list) and any(_has_duplicates(v) for v in value)
 
 
 class KafkaLink:
@@ -123,7 +169,11 @@ class KafkaLink:
     def close(self) -> None:
         with self._lock:
             if self._producer is not None:
-                self._producer.close(timeout=DELIVERY_TIMEOUT_S)
+                try:
+                    self._producer.close(timeout=DELIVERY_TIMEOUT_S)
+                except IngestError as exc:
+                    # Their requests were answered 503 already: the apps resend them.
+                    log.warning("events not acknowledged at shutdown: %s", exc)
                 self._producer = None
 
 
@@ -168,6 +218,17 @@ def _validate(items: list[Any], device: Device, received_at: datetime) -> _Batch
     """Decode every element with the contract; check its org. Pure but for the clock passed in."""
     batch = _Batch()
     for index, item in enumerate(items):
+        if _has_duplicates(item):
+            raw = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogatepass"
+            )
+            message = "an object of this event has a key twice; send each key once"
+            origin = {"via": "http", "device_id": device.device_id, "index": index}
+            batch.statuses.append(_rejected(index, item, "duplicate_key", message, None))
+            batch.dead_letters.append(
+                dead_letter(raw, code="duplicate_key", message=message, origin=origin)
+            )
+            continue
         # A lone surrogate (JSON "\ud800") has no UTF-8 form: encoded as it is, the event is
         # refused by the contract as invalid_encoding instead of failing the whole request.
         raw = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode(
@@ -227,6 +288,7 @@ class IngestApp:
         self.limiter = RateLimiter(settings.ingest_rate_limit)
         self.link = KafkaLink(settings)
         self.metrics = IngestMetrics()
+        self.budget = DeadLetterBudget(settings.ingest_dead_letter_budget)
 
     def _device(self, request: web.Request) -> Device | None:
         """The token's device; raises TokenError when the token store cannot be read."""
@@ -262,10 +324,24 @@ class IngestApp:
                 f"more than {self.limiter.rate:g} requests/s for this device; slow down",
                 retry_after=max(1, int(wait + 0.999)),
             )
+        if request.content_type != "application/json":
+            return error(
+                415,
+                "unsupported_media_type",
+                f"send Content-Type: application/json, not {request.content_type or 'none'}",
+            )
         if (request.content_length or 0) > MAX_BYTES:
             return _too_large()
         try:
-            body = await request.read()
+            body = await asyncio.wait_for(request.read(), self.settings.http_body_timeout)
+        except TimeoutError:
+            response = error(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {self.settings.http_body_timeout:g} s",
+            )
+            response.force_close()
+            return response
         except web.HTTPRequestEntityTooLarge:
             return _too_large()
         except RequestPayloadError:
@@ -278,7 +354,7 @@ class IngestApp:
                 )
             return error(400, "unreadable_body", "the body could not be read whole; resend it")
         try:
-            items = json.loads(body)
+            items = json.loads(body, object_pairs_hook=_object)
         except (ValueError, RecursionError):
             return error(400, "malformed_json", "the body is not a JSON document")
         if not isinstance(items, list):
@@ -293,6 +369,16 @@ class IngestApp:
         loop = asyncio.get_running_loop()
         # Validation (~15 us an event) and handing to Kafka run off the event loop.
         batch = await loop.run_in_executor(None, _validate, items, device, datetime.now(UTC))
+        wait = self.budget.take(device.token_sha256, len(batch.dead_letters))
+        if wait:
+            return error(
+                429,
+                "dead_letter_budget",
+                f"this device sent more invalid events than its budget of "
+                f"{self.settings.ingest_dead_letter_budget} per hour; fix the app (each "
+                "event's code says what is wrong). Nothing of this request was stored.",
+                retry_after=max(1, int(wait + 0.999)),
+            )
         try:
             deliveries = await loop.run_in_executor(None, _send, self.link, batch)
         except IngestError as exc:
@@ -378,7 +464,7 @@ def create_app(settings: Settings, store: TokenStore | None = None) -> web.Appli
     """The ingest app; mount it in the service or run it with `frontline serve`."""
     ingest = IngestApp(settings, store)
     # A little over MAX_BYTES so that an oversize body reaches our 413 with its JSON code.
-    app = web.Application(client_max_size=MAX_BYTES + 1, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BYTES + 1, middlewares=[head_clock, json_errors])
     app.router.add_post("/v1/events", ingest.post_events)
     app.router.add_get("/healthz", ingest.healthz)
     app.router.add_get("/openapi.json", ingest.openapi)
@@ -426,10 +512,15 @@ def openapi_document() -> dict[str, Any]:
                             "malformed_json, not_an_array, empty_batch, bad_content_encoding, "
                             "unreadable_body"
                         ),
+                        "408": reply("body_timeout: the body did not arrive in time"),
+                        "415": reply("unsupported_media_type: send application/json"),
                         "401": reply("unauthorized: missing, unknown or revoked token"),
                         "403": reply("wrong_org: an event of another org; nothing stored"),
                         "413": reply("too_large (> 1 MiB) or too_many_events (> 1000)"),
-                        "429": reply("rate_limited; see Retry-After"),
+                        "429": reply(
+                            "rate_limited, or dead_letter_budget (too many invalid events from "
+                            "this device; nothing stored); see Retry-After"
+                        ),
                         "503": reply(
                             "kafka_unavailable or token_store_unavailable; resend the batch "
                             "after Retry-After"
@@ -500,3 +591,24 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def guard_of(settings: Settings) -> ConnectionGuard:
+    """The connection limits and head timeout of `settings`."""
+    return ConnectionGuard(
+        max_connections=settings.http_max_connections,
+        max_per_client=settings.http_max_connections_per_client,
+        head_timeout_s=settings.http_head_timeout,
+    )
+
+
+async def serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve ingest on host:port through the connection guard until `stop` is set."""
+    runner = GuardedAppRunner(create_app(settings), guard_of(settings), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("serving HTTP ingest on http://%s:%d", host, port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

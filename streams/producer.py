@@ -255,11 +255,23 @@ class Producer:
             raise _translate(exc) from exc
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush, then release connections. Unacknowledged events fail their deliveries."""
+        """Flush, then release connections. Unacknowledged events fail their deliveries; if
+        any are left after `timeout`, `DeliveryTimeout` says so once everything is closed."""
+        failure: IngestError | None = None
         try:
             self.flush(timeout)
-        finally:
-            self._kafka.close(timeout=0 if timeout is None else timeout)
+        except IngestError as exc:
+            failure = exc
+        try:
+            self._kafka.close(timeout=0 if timeout is None or failure else timeout)
+        except KafkaError:
+            # kafka-python's close() flushes first and gives up on a timeout before stopping
+            # its I/O thread: stop it here, or the thread and its sockets stay behind.
+            sender = getattr(self._kafka, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> Producer:
         return self

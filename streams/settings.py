@@ -35,6 +35,11 @@ ENV = {
     "worker_metrics_port": "FRONTLINE_WORKER_METRICS_PORT",
     "log_format": "FRONTLINE_LOG_FORMAT",
     "startup_timeout": "FRONTLINE_STARTUP_TIMEOUT",
+    "ingest_dead_letter_budget": "FRONTLINE_INGEST_DEAD_LETTER_BUDGET",
+    "http_max_connections": "FRONTLINE_HTTP_MAX_CONNECTIONS",
+    "http_max_connections_per_client": "FRONTLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    "http_head_timeout": "FRONTLINE_HTTP_HEAD_TIMEOUT",
+    "http_body_timeout": "FRONTLINE_HTTP_BODY_TIMEOUT",
 }
 
 DEFAULT_CLICKHOUSE_URL = "clickhouse://frontline:frontline-local@127.0.0.1:9000"
@@ -66,6 +71,12 @@ class Settings(BaseModel):
     http_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     http_port: Annotated[int, Field(ge=0, le=65_535)] = 8080
     ingest_rate_limit: Annotated[float, Field(gt=0)] = 20.0
+    # Dead letters one device token may cause per hour; beyond, its requests get 429.
+    ingest_dead_letter_budget: Annotated[int, Field(ge=1)] = 1000
+    http_max_connections: Annotated[int, Field(ge=1)] = 1024
+    http_max_connections_per_client: Annotated[int, Field(ge=1)] = 64
+    http_head_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    http_body_timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
     token_file: Annotated[str, Field(min_length=1)] = "~/.frontline/device-tokens.json"
     # Projections (README, "Counting"): open shifts older than this count as unclosed.
     auto_close_hours: Annotated[float, Field(gt=0, le=24 * 14)] = 16.0
@@ -158,6 +169,11 @@ class Settings(BaseModel):
             ENV["http_host"]: self.http_host,
             ENV["http_port"]: str(self.http_port),
             ENV["ingest_rate_limit"]: str(self.ingest_rate_limit),
+            ENV["ingest_dead_letter_budget"]: str(self.ingest_dead_letter_budget),
+            ENV["http_max_connections"]: str(self.http_max_connections),
+            ENV["http_max_connections_per_client"]: str(self.http_max_connections_per_client),
+            ENV["http_head_timeout"]: f"{self.http_head_timeout:g}",
+            ENV["http_body_timeout"]: f"{self.http_body_timeout:g}",
             ENV["token_file"]: self.token_file,
             ENV["auto_close_hours"]: f"{self.auto_close_hours:g}",
             ENV["worker_metrics_port"]: str(self.worker_metrics_port),

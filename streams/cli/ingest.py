@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging.config
+import signal
 import sys
 from pathlib import Path
 from typing import IO
 
 import click
-from aiohttp import web
 
 from streams.cli import main, settings
 from streams.emit import EmitStats, emit_lines
-from streams.http_ingest import create_app
+from streams.http_ingest import serve as serve_ingest
 from streams.logs import logging_config
 from streams.producer import IngestError, Producer
 from streams.tokens import TokenError, TokenStore
@@ -208,10 +209,12 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve HTTP ingest: POST /v1/events, GET /healthz, /openapi.json, /metrics."""
     s = settings()
     logging.config.dictConfig(logging_config(s.log_format))
-    web.run_app(
-        create_app(s),
-        host=host or s.http_host,
-        port=port if port is not None else s.http_port,
-        access_log=None,
-        print=lambda msg: click.echo(msg, err=True),
-    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_ingest(s, host or s.http_host, port if port is not None else s.http_port, stop)
+
+    asyncio.run(run())

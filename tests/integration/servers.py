@@ -26,6 +26,8 @@ from pathlib import Path
 from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
+from streams.http_guard import ConnectionGuard, GuardedAppRunner
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,10 +39,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: web.Application) -> Iterator[str]:
-    """Run `app` on 127.0.0.1 in a background thread; yields its base URL."""
+def serving(app: web.Application, guard: ConnectionGuard | None = None) -> Iterator[str]:
+    """Run `app` on 127.0.0.1 in a background thread, through the connection guard `serve`
+    uses (its defaults unless given); yields its base URL."""
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
+    runner = GuardedAppRunner(app, guard or ConnectionGuard())
     loop.run_until_complete(runner.setup())
     port = free_port()
     loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())

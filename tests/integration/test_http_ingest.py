@@ -177,7 +177,7 @@ def test_health_and_openapi(server: str) -> None:
     status, _, doc = call(f"{server}/openapi.json")
     assert status == 200
     post = doc["paths"]["/v1/events"]["post"]
-    assert set(post["responses"]) == {"202", "400", "401", "403", "413", "429", "503"}
+    assert set(post["responses"]) == {"202", "400", "401", "403", "408", "413", "415", "429", "503"}
     assert post["requestBody"]["content"]["application/json"]["schema"]["maxItems"] == 1000
     assert "Event" in doc["components"]["schemas"]
 

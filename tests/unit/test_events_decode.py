@@ -11,6 +11,7 @@ import pytest
 import events
 from events import (
     EVENT_TYPES,
+    INGEST_CODES,
     REJECTION_CODES,
     WORKER_CODES,
     Rejected,
@@ -294,7 +295,7 @@ def test_docs_quote_every_fixture_and_document_every_code() -> None:
         if "raw_hex" not in body:
             assert body in text, f"docs/contract.md does not quote {path.name} as it is"
         assert f"`{path.parent.name}/{path.name}`" in text
-    for code in (*REJECTION_CODES, *WORKER_CODES):
+    for code in (*REJECTION_CODES, *WORKER_CODES, *INGEST_CODES):
         assert f"| `{code}` |" in text, f"{code} missing from the rejection table"
 
 
