@@ -115,10 +115,13 @@ def synthetic(rng: random.Random, n: int) -> list[tuple[str, bytes, bytes, int]]
 
 
 def fresh_settings(tag: str, prefix: str | None = None) -> Settings:
-    s = Settings.from_env().model_copy(
+    """A fresh deployment: new topics, and the stack's last test database, emptied (the
+    writer may reach only the databases the stack lists)."""
+    env = Settings.from_env()
+    s = env.model_copy(
         update={
             "topic_prefix": prefix or f"wbench.{tag}.",
-            "clickhouse_database": f"bench_{tag}",
+            "clickhouse_database": f"{env.clickhouse_database}_t7",
         }
     )
     drop_database(s.clickhouse)

@@ -32,13 +32,15 @@ class ClickHouseTarget:
         return replace(self, database=database)
 
     def client(self, *, database: bool = True, **settings: object) -> Client:
-        """A new client; `database=False` for statements that run before the database exists."""
+        """A new client; `database=False` for statements that run before the database exists
+        (connected to `system`: a user restricted to its own databases may not open the
+        server's `default` database, and every user may read `system`)."""
         return Client(
             host=self.host,
             port=self.port,
             user=self.user,
             password=self.password,
-            database=self.database if database else "default",
+            database=self.database if database else "system",
             connect_timeout=5,
             send_receive_timeout=60,
             settings=dict(settings),

@@ -2,7 +2,9 @@
 
 Integration tests get their own Kafka topic prefix and their own ClickHouse database on the
 running stack (`deploy/stack up`), created here and removed afterwards, so tests never see each
-other's data and a developer's own `frontline` database is never touched.
+other's data and a developer's own `frontline` database is never touched. The writer may only
+reach the databases the stack lists (least privilege), which include a pool for tests:
+`<database>_t0` to `_t7`, each with a `_replay` sibling.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.database import create_database, drop_database
+from projections.database import create_database, drop_database, list_databases
 from streams import topic_admin
 from streams.settings import (
     ConfigError,
@@ -34,12 +36,35 @@ def stack_settings() -> Settings:
     return settings
 
 
+POOL = 8
+
+
+def test_databases(base: str) -> list[str]:
+    """The stack's pool of test databases (deploy/stack, default_databases)."""
+    return [f"{base}_t{i}" for i in range(POOL)]
+
+
+def _free_database(settings: Settings) -> str:
+    """A pool database no other test holds (one that exists is held, or was left behind)."""
+    taken = set(list_databases(settings.clickhouse))
+    for name in test_databases(settings.clickhouse_database):
+        if name not in taken:
+            return name
+    raise RuntimeError(
+        "every test database is taken (left behind by an interrupted run?): drop "
+        f"{settings.clickhouse_database}_t0 to _t{POOL - 1} as the writer user"
+    )
+
+
 @pytest.fixture
 def isolated(stack_settings: Settings) -> Iterator[Settings]:
     """Settings with a topic prefix and a ClickHouse database of this test's own."""
     tag = uuid.uuid4().hex[:10]
     settings = stack_settings.model_copy(
-        update={"topic_prefix": f"test.{tag}.", "clickhouse_database": f"test_{tag}"}
+        update={
+            "topic_prefix": f"test.{tag}.",
+            "clickhouse_database": _free_database(stack_settings),
+        }
     )
     create_database(settings.clickhouse)
     try:

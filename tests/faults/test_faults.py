@@ -118,7 +118,7 @@ def test_worker_kill_9_during_catch_up(
 def test_clickhouse_stopped_under_load(
     isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
 ) -> None:
-    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse")
+    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse", [isolated.clickhouse_database])
     clickhouse.start()
     settings = isolated.model_copy(
         update={

@@ -144,7 +144,8 @@ class ThrowawayClickHouse:
     WRITER_PASSWORD = "throwaway-writer"
     DASHBOARD_PASSWORD = "throwaway-dashboard"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, databases: list[str]) -> None:
+        """`databases`: the only ones its writer and dashboard users may reach."""
         self.workdir = workdir
         self.native_port = free_port()
         self.http_port = free_port()
@@ -159,14 +160,21 @@ class ThrowawayClickHouse:
             .replace("@INTERSERVER_PORT@", str(free_port()))
         )
         users = (REPO / "deploy/clickhouse/users.xml.in").read_text()
-        (workdir / "users.xml").write_text(
-            users.replace("@WRITER_SHA256@", _sha256(self.WRITER_PASSWORD)).replace(
-                "@DASHBOARD_SHA256@", _sha256(self.DASHBOARD_PASSWORD)
-            )
-        )
+        self.users = workdir / "users.xml"
+        self._template = users
+        self.allow(databases)
         binary = shutil.which("clickhouse-server")
         self.command = [binary] if binary else ["/usr/bin/clickhouse", "server"]
         self.process: subprocess.Popen[bytes] | None = None
+
+    def allow(self, databases: list[str]) -> None:
+        """Render users.xml for these databases (a running server takes it on its restart)."""
+        allowed = "".join(f"<database>{db}</database>" for db in databases)
+        self.users.write_text(
+            self._template.replace("@WRITER_SHA256@", _sha256(self.WRITER_PASSWORD))
+            .replace("@DASHBOARD_SHA256@", _sha256(self.DASHBOARD_PASSWORD))
+            .replace("@ALLOWED_DATABASES@", allowed)
+        )
 
     @property
     def url(self) -> str:

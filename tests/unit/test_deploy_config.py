@@ -64,6 +64,12 @@ def test_clickhouse_users_match_the_local_stack() -> None:
         assert password.get("from_env") in compose["environment"]
     for root in (mounted, local):
         assert root.findtext("profiles/dashboard/readonly") == "1"
+        for user in ("frontline", "dashboard"):  # least privilege: their databases only
+            assert root.find(f"users/{user}/allow_databases") is not None
+    assert local.find("users/default") is None
+    removed = mounted.find("users/default")
+    assert removed is not None
+    assert removed.get("remove") == "remove"
     assert compose["image"].startswith("clickhouse/clickhouse-server:")
 
 
