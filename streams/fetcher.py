@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from projections.state import Record
+from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 from streams.topics import events_topic, worker_group
 
@@ -64,6 +65,7 @@ class BatchFetcher:
         self.within_s = within_s
         self._config: dict[str, Any] = dict(
             bootstrap_servers=settings.bootstrap_servers,
+            **aiokafka_options(settings),
             group_id=worker_group(settings),
             client_id=f"{worker_group(settings)}-fetcher",
             enable_auto_commit=False,  # committed only after ClickHouse holds the state

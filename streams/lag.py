@@ -10,6 +10,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 
 from projections.state_store import StateStore
+from streams.kafka_security import kafka_python_options
 from streams.settings import Settings
 from streams.topics import events_topic, worker_group
 
@@ -48,8 +49,12 @@ def _event_partitions(consumer: KafkaConsumer, settings: Settings) -> list[Topic
 
 def partition_lag(settings: Settings) -> list[PartitionLag]:
     group = worker_group(settings)
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
     try:
         tps = _event_partitions(consumer, settings)
         ends = consumer.end_offsets(tps)
@@ -90,8 +95,12 @@ def align_group_to_checkpoints(settings: Settings) -> str:
     """
     group = worker_group(settings)
     checkpoints = StateStore(settings.clickhouse).checkpoints()
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
     try:
         members = admin.describe_groups([group]).get(group, {}).get("members") or []
         if members:

@@ -38,6 +38,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from events import Event, Rejected, decode, encode
 from events.routing import event_key, partition_for
 from streams import kafka_compat
+from streams.kafka_security import kafka_python_options, unreachable_hint
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
 
@@ -160,6 +161,7 @@ class Producer:
         try:
             self._kafka = KafkaProducer(
                 bootstrap_servers=settings.bootstrap_servers,
+                **kafka_python_options(settings),
                 client_id=client_id,
                 acks="all",
                 enable_idempotence=True,
@@ -175,7 +177,7 @@ class Producer:
         except KafkaError as exc:
             raise BrokerUnavailable(
                 f"no Kafka broker at {settings.kafka_bootstrap} answers ({exc}); "
-                "is it up? (FRONTLINE_KAFKA_BOOTSTRAP)"
+                f"{unreachable_hint(settings)}"
             ) from None
         try:
             for topic in [self._events, self._dead_letters]:

@@ -15,12 +15,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from projections.connection import DATABASE_NAME, ClickHouseTarget
 
 ENV = {
     "kafka_bootstrap": "FRONTLINE_KAFKA_BOOTSTRAP",
+    "kafka_security_protocol": "FRONTLINE_KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "FRONTLINE_KAFKA_SASL_MECHANISM",
+    "kafka_username": "FRONTLINE_KAFKA_USERNAME",
+    "kafka_password": "FRONTLINE_KAFKA_PASSWORD",
+    "kafka_ca_file": "FRONTLINE_KAFKA_CA_FILE",
     "topic_prefix": "FRONTLINE_TOPIC_PREFIX",
     "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
     "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
@@ -61,6 +66,12 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kafka_bootstrap: Annotated[str, Field(min_length=1)] = "127.0.0.1:9092"
+    # Kafka security (README, "Kafka security"): every client uses the same.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-256"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_ca_file: str = ""
     topic_prefix: str = "frontline."
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     clickhouse_database: str = "frontline"
@@ -94,6 +105,19 @@ class Settings(BaseModel):
                 raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
         return value
 
+    @model_validator(mode="after")
+    def _sasl_user(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_username and self.kafka_password
+        ):
+            raise ValueError(
+                f"{self.kafka_security_protocol} needs a user: set "
+                f"{ENV['kafka_username']} and {ENV['kafka_password']}"
+            )
+        if self.kafka_ca_file and not Path(self.kafka_ca_file).is_file():
+            raise ValueError(f"{ENV['kafka_ca_file']}={self.kafka_ca_file!r} is not a file")
+        return self
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -125,9 +149,13 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else ""
                 var = ENV.get(field, field)
-                secret = field in ("clickhouse_url", "dashboard_password")
+                message = err["msg"].removeprefix("Value error, ")
+                if not field:  # a rule across variables; the message names them
+                    problems.append(message)
+                    continue
+                secret = field in ("clickhouse_url", "dashboard_password", "kafka_password")
                 shown = "<hidden>" if secret else repr(values.get(field))
-                problems.append(f"{var}={shown}: {err['msg'].removeprefix('Value error, ')}")
+                problems.append(f"{var}={shown}: {message}")
             raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
     def environ(self) -> dict[str, str]:
@@ -161,6 +189,11 @@ class Settings(BaseModel):
         ch = self.clickhouse
         return {
             ENV["kafka_bootstrap"]: self.kafka_bootstrap,
+            ENV["kafka_security_protocol"]: self.kafka_security_protocol,
+            ENV["kafka_sasl_mechanism"]: self.kafka_sasl_mechanism,
+            ENV["kafka_username"]: self.kafka_username,
+            ENV["kafka_password"]: "***" if self.kafka_password else "",
+            ENV["kafka_ca_file"]: self.kafka_ca_file,
             ENV["topic_prefix"]: self.topic_prefix,
             ENV["clickhouse_url"]: f"clickhouse://{ch.user}:***@{ch.host}:{ch.port}",
             ENV["clickhouse_database"]: self.clickhouse_database,

@@ -18,6 +18,7 @@ from typing import Any
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.kafka_security import kafka_python_options, unreachable_hint
 from streams.settings import ENV, ConfigError, ServiceUnavailable, Settings
 from streams.topics import dead_letter_topic, events_topic
 
@@ -104,13 +105,14 @@ def admin_client(settings: Settings) -> Iterator[Any]:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.bootstrap_servers,
+            **kafka_python_options(settings),
             client_id="frontline-topics",
             request_timeout_ms=15_000,
         )
     except KafkaError:
         raise ServiceUnavailable(
-            f"{ENV['kafka_bootstrap']}={settings.kafka_bootstrap!r}: no broker answers. "
-            "Is the stack up? (deploy/stack up)"
+            f"{ENV['kafka_bootstrap']}={settings.kafka_bootstrap!r}: no broker answers; "
+            f"{unreachable_hint(settings)}"
         ) from None
     try:
         yield admin

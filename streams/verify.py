@@ -15,6 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from projections.consistency import recorded, recorded_offsets
 from projections.state_store import StateStore
+from streams.kafka_security import kafka_python_options
 from streams.settings import Settings
 from streams.topics import events_topic
 
@@ -45,6 +46,7 @@ def kafka_offsets(
     transactions take offsets too, but are never returned: they are not events)."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
+        **kafka_python_options(settings),
         enable_auto_commit=False,
         isolation_level="read_uncommitted",
         max_poll_records=10_000,
@@ -66,7 +68,9 @@ def verify(
     settings: Settings, progress: Callable[[str], None] = lambda line: None
 ) -> list[PartitionCheck]:
     topic = events_topic(settings)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         begins = consumer.beginning_offsets(tps)

@@ -42,6 +42,7 @@ from projections.state import (
 from projections.state_store import StateStore
 from streams.dead_letters import dead_letter
 from streams.fetcher import TP, BatchFetcher
+from streams.kafka_security import faust_credentials
 from streams.metrics import DELAY_SAMPLE, WorkerMetrics, serve_metrics
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
@@ -424,6 +425,7 @@ def create_app(
     app = WorkerApp(
         worker_group(settings),
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         web_enabled=False,
         topic_disable_leader=True,

@@ -14,6 +14,7 @@ import click
 from streams.cli import main, settings
 from streams.emit import EmitStats, emit_lines
 from streams.http_ingest import serve as serve_ingest
+from streams.kafka_users import set_scram_user
 from streams.logs import logging_config
 from streams.producer import IngestError, Producer
 from streams.tokens import TokenError, TokenStore
@@ -218,3 +219,24 @@ def serve(host: str | None, port: int | None) -> None:
         await serve_ingest(s, host or s.http_host, port if port is not None else s.http_port, stop)
 
     asyncio.run(run())
+
+
+@main.group("kafka-user")
+def kafka_user() -> None:
+    """SCRAM users of Kafka's SASL listener."""
+
+
+@kafka_user.command("set")
+@click.option("--user", "user", required=True, help="The user name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="FRONTLINE_NEW_KAFKA_PASSWORD",
+    help="[default: asked; or FRONTLINE_NEW_KAFKA_PASSWORD]",
+)
+def kafka_user_set(user: str, password: str) -> None:
+    """Create or change a SCRAM user (SHA-256 and SHA-512) on the running cluster."""
+    set_scram_user(settings(), user, password)
+    click.echo(f"SCRAM user {user} set")

@@ -59,7 +59,11 @@ def serving(app: web.Application, guard: ConnectionGuard | None = None) -> Itera
 
 
 class ThrowawayKafka:
-    """One KRaft broker of our own; `freeze()`, `kill()` and `start()` it at will."""
+    """One KRaft broker of our own; `freeze()`, `kill()` and `start()` it at will. Like the
+    stack's, it has a SASL/SCRAM listener too (`sasl_bootstrap`, user `frontline`)."""
+
+    SCRAM_USER = "frontline"
+    SCRAM_PASSWORD = "throwaway-scram"
 
     def __init__(self, workdir: Path) -> None:
         state = Path(os.environ.get("FRONTLINE_STATE_DIR", REPO / ".state"))
@@ -70,11 +74,14 @@ class ThrowawayKafka:
         self.workdir = workdir
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.sasl_port = free_port()
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}"
         controller = free_port()
         template = (REPO / "deploy/kafka/server.properties.in").read_text()
         self.properties = workdir / "server.properties"
         self.properties.write_text(
             template.replace("@KAFKA_PORT@", str(self.port))
+            .replace("@SASL_PORT@", str(self.sasl_port))
             .replace("@CONTROLLER_PORT@", str(controller))
             .replace("@DATA_DIR@", str(workdir / "data"))
         )
@@ -100,6 +107,10 @@ class ThrowawayKafka:
                 cluster,
                 "-c",
                 str(self.properties),
+                "--add-scram",
+                f"SCRAM-SHA-256=[name={self.SCRAM_USER},password={self.SCRAM_PASSWORD}]",
+                "--add-scram",
+                f"SCRAM-SHA-512=[name={self.SCRAM_USER},password={self.SCRAM_PASSWORD}]",
             ],
             check=True,
             capture_output=True,

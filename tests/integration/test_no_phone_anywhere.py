@@ -6,8 +6,9 @@ digits, JSON-escaped digits, inside ids, nested in unknown fields), through `fro
 and through a raw producer straight into the event topic (the worker's path). Then every
 message of every Frontline topic, dead letters' kept originals included, and every row of every
 ClickHouse table is scanned for each number: none is found. Only the raw producer's own
-messages are left out of the scan: what bypasses ingest is stored as sent (Kafka ACLs keep such
-producers out), and what matters is that nothing Frontline writes repeats it.
+messages are left out of the scan: what bypasses ingest is stored as sent (on a real cluster,
+SASL and ACLs keep such producers out), and what matters is that nothing Frontline writes
+repeats it.
 """
 
 from __future__ import annotations

@@ -74,3 +74,23 @@ def test_environ_round_trips() -> None:
         {"FRONTLINE_TOPIC_PREFIX": "city-b.", "FRONTLINE_CLICKHOUSE_DATABASE": "city_b"}
     )
     assert Settings.from_env(s.environ()) == s
+
+
+def test_sasl_needs_a_user_and_says_which_variables() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"FRONTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+    assert "FRONTLINE_KAFKA_USERNAME" in str(err.value)
+    assert "FRONTLINE_KAFKA_PASSWORD" in str(err.value)
+    ok = Settings.from_env(
+        {
+            "FRONTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "FRONTLINE_KAFKA_USERNAME": "u",
+            "FRONTLINE_KAFKA_PASSWORD": "secret-pw",
+        }
+    )
+    assert "secret-pw" not in str(ok.describe())
+
+
+def test_an_unknown_security_protocol_is_named() -> None:
+    with pytest.raises(ConfigError, match="FRONTLINE_KAFKA_SECURITY_PROTOCOL='TLS'"):
+        Settings.from_env({"FRONTLINE_KAFKA_SECURITY_PROTOCOL": "TLS"})
