@@ -52,6 +52,9 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
                 EXAMPLES,
                 "--workers",
                 "1",
+                # About generating (the id regex filters many drawn strings), not the server.
+                "--suppress-health-check",
+                "filter_too_much,too_slow",
                 "--seed",
                 "2022",
                 "--report",
