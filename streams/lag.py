@@ -11,7 +11,7 @@ from kafka.structs import OffsetAndMetadata
 
 from projections.state_store import StateStore
 from streams.kafka_security import kafka_python_options
-from streams.settings import Settings
+from streams.settings import Settings, check_kafka_reachable
 from streams.topics import events_topic, worker_group
 
 
@@ -48,6 +48,7 @@ def _event_partitions(consumer: KafkaConsumer, settings: Settings) -> list[Topic
 
 
 def partition_lag(settings: Settings) -> list[PartitionLag]:
+    check_kafka_reachable(settings, timeout=2.0)  # at once, not after a bootstrap timeout
     group = worker_group(settings)
     admin = KafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
@@ -93,6 +94,7 @@ def align_group_to_checkpoints(settings: Settings) -> str:
     would then skip events. Only possible while the group has no active member; with members
     running, their positions already follow the checkpoints. Returns what it did.
     """
+    check_kafka_reachable(settings, timeout=2.0)
     group = worker_group(settings)
     checkpoints = StateStore(settings.clickhouse).checkpoints()
     admin = KafkaAdminClient(

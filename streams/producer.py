@@ -39,7 +39,7 @@ from events import Event, Rejected, decode, encode
 from events.routing import event_key, partition_for
 from streams import kafka_compat
 from streams.kafka_security import kafka_python_options, unreachable_hint
-from streams.settings import Settings
+from streams.settings import ConfigError, Settings, check_kafka_reachable
 from streams.topics import dead_letter_topic, events_topic
 
 kafka_compat.apply()  # kafka-python 3.0.12's idempotent producer, else silent after an outage
@@ -158,6 +158,10 @@ class Producer:
         self._dead_letters = dead_letter_topic(settings)
         self._partitions: dict[str, int] = {}
         delivery_ms = int(delivery_timeout_s * 1000)
+        try:
+            check_kafka_reachable(settings, timeout=min(bootstrap_timeout_s, 2.0))
+        except ConfigError as exc:  # nothing listens: say so now, not after the timeout
+            raise BrokerUnavailable(str(exc)) from None
         try:
             self._kafka = KafkaProducer(
                 bootstrap_servers=settings.bootstrap_servers,

@@ -19,7 +19,13 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.kafka_security import kafka_python_options, unreachable_hint
-from streams.settings import ENV, ConfigError, ServiceUnavailable, Settings
+from streams.settings import (
+    ENV,
+    ConfigError,
+    ServiceUnavailable,
+    Settings,
+    check_kafka_reachable,
+)
 from streams.topics import dead_letter_topic, events_topic
 
 EVENT_TOPIC_CONFIG = {
@@ -101,7 +107,9 @@ def declared_topics(settings: Settings) -> list[TopicSpec]:
 
 @contextmanager
 def admin_client(settings: Settings) -> Iterator[Any]:
-    """A KafkaAdminClient, closed afterwards; an unreachable broker is a ConfigError."""
+    """A KafkaAdminClient, closed afterwards; an unreachable broker is ServiceUnavailable
+    (at once when nothing listens: no 30 s bootstrap timeout)."""
+    check_kafka_reachable(settings, timeout=2.0)
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.bootstrap_servers,

@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, TopicPartition
 from projections.consistency import recorded, recorded_offsets
 from projections.state_store import StateStore
 from streams.kafka_security import kafka_python_options
-from streams.settings import Settings
+from streams.settings import Settings, check_kafka_reachable
 from streams.topics import events_topic
 
 SHOWN = 20  # missing offsets listed per partition
@@ -67,6 +67,7 @@ def kafka_offsets(
 def verify(
     settings: Settings, progress: Callable[[str], None] = lambda line: None
 ) -> list[PartitionCheck]:
+    check_kafka_reachable(settings, timeout=2.0)  # at once, not after a bootstrap timeout
     topic = events_topic(settings)
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)

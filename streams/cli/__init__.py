@@ -1,7 +1,13 @@
-"""`frontline`: one command for every operation. Subcommands live in modules of this package."""
+"""`frontline`: one command for every operation. Subcommands live in modules of this package.
+
+Operational errors end a command with one line and a documented exit code (streams.cli.errors);
+FRONTLINE_DEBUG=1 or `frontline --debug` shows their tracebacks too.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import click
@@ -10,23 +16,46 @@ from streams.settings import ConfigError, Settings
 
 
 class FrontlineGroup(click.Group):
-    """Turns configuration errors into one clear line and exit code 2, not a traceback."""
+    """Turns operational errors into one clear line and an exit code, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from streams.cli.errors import explain
+
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            click.echo(f"frontline: {exc}", err=True)
-            sys.exit(2)
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            try:
+                current: Settings | None = Settings.from_env()
+            except ConfigError:
+                current = None
+            explained = explain(exc, current)
+            if explained is None:
+                raise  # a bug: its traceback is what a developer needs
+            code, message = explained
+            click.echo(f"frontline: {message}", err=True)
+            sys.exit(code)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("FRONTLINE_DEBUG", "") in ("1", "true")
 
 
 @click.group(cls=FrontlineGroup)
 @click.version_option(package_name="frontline")
-def main() -> None:
-    """Frontline: count volunteer work from field-app events (Kafka -> Faust -> ClickHouse).
+@click.option("--debug", is_flag=True, help="Show tracebacks of operational errors too.")
+def main(debug: bool) -> None:
+    """Count volunteer work from field-app events (Kafka -> Faust -> ClickHouse).
 
-    Configuration is read from FRONTLINE_* environment variables (see README).
+    Configuration is read from FRONTLINE_* environment variables (see README). Exit codes: 0
+    done, 1 a problem found in the data, 2 fix the configuration or setup, 3 a service is down.
     """
+    if not (debug or os.environ.get("FRONTLINE_DEBUG", "") in ("1", "true")):
+        # The clients log every failed connection attempt (with tracebacks); the command says
+        # what failed in one line instead. Long-running commands set their own logging.
+        for name in ("clickhouse_driver", "kafka", "aiokafka"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def settings() -> Settings:

@@ -7,6 +7,7 @@ reproducible and never touches real data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from streams import topic_admin
 from streams.cli import main, settings
 from streams.lag import partition_lag
 from streams.settings import Settings, check_clickhouse_reachable, check_kafka_reachable
+from streams.startup import retrying
 from streams.topics import events_topic
 
 SHOWN = [
@@ -57,6 +59,26 @@ def _reset(s: Settings) -> None:
         time.sleep(2)  # deletion is asynchronous in the broker
 
 
+def _worker_died(worker: subprocess.Popen[bytes], log: Path) -> str:
+    """The worker's own last words: the real error, not the demo's."""
+    lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+    tail = "\n".join(lines[-15:])
+    return f"the worker exited with {worker.returncode}; the end of {log}:\n{tail}"
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the worker's process group, if it still runs; then wait for it."""
+    if worker.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # it may exit between poll and kill
+            os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+
+
 def _totals(s: Settings) -> dict[str, Any]:
     result = queries.run(s.dashboard, "totals")
     return dict(zip(result.columns, result.rows[0], strict=True))
@@ -76,15 +98,16 @@ def demo(scale: float, seed: int) -> None:
             "clickhouse_database": f"{base.clickhouse_database}_demo",
         }
     )
-    check_kafka_reachable(s)
-    check_clickhouse_reachable(s)
+    wait = s.startup_timeout  # a stack that is still starting is waited for, not an error
+    retrying("Kafka", lambda: check_kafka_reachable(s), wait)
+    retrying("ClickHouse", lambda: check_clickhouse_reachable(s), wait)
     work = Path(os.environ.get("FRONTLINE_STATE_DIR", ".state")) / "demo"
     work.mkdir(parents=True, exist_ok=True)
     click.echo(f"1. fresh deployment: topics {s.topic_prefix}*, database {s.clickhouse_database}")
-    _reset(s)
+    retrying("reset", lambda: _reset(s), wait)
     create_database(s.clickhouse)
     migrations.apply(s.clickhouse, auto_close_s=int(s.auto_close_hours * 3600))
-    topic_admin.ensure(s)
+    retrying("topics ensure", lambda: topic_admin.ensure(s), wait)
     click.echo(f"   event topic {events_topic(s)} + dead letters, schema migrated")
 
     events, expect = work / "events.jsonl", work / "expected.json"
@@ -119,7 +142,9 @@ def demo(scale: float, seed: int) -> None:
         click.echo("5. live counts while the worker catches up:")
         lines = expected["meta"]["lines"] - expected["meta"]["invalid"]
         while True:
-            lag = partition_lag(s)
+            if worker.poll() is not None:
+                raise click.ClickException(_worker_died(worker, log))
+            lag = retrying("lag", lambda: partition_lag(s), wait)
             done = sum((r.checkpoint if r.checkpoint is not None else -1) + 1 for r in lag)
             t = _totals(s)
             click.echo(
@@ -128,12 +153,9 @@ def demo(scale: float, seed: int) -> None:
             )
             if sum(r.lag for r in lag) == 0:
                 break
-            if worker.poll() is not None:
-                raise click.ClickException(f"the worker stopped; see {log}")
             time.sleep(1)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(30)
+        _stop(worker)
 
     got = _totals(s)
     click.echo("6. totals (ClickHouse view) next to the simulator's independent count:")
