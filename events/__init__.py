@@ -1,6 +1,8 @@
 """The Frontline event contract: envelope, event types, versions, upcasters, JSON Schema export.
 
-Imports nothing else of Frontline. Downstream code uses only the names re-exported here.
+Imports nothing else of Frontline. The names re-exported here are its public API; a few
+modules are used by name too (`events.routing`, `events.simulator`, `events.schema_export`,
+`events.validation`, `events.fields`).
 """
 
 from events.decode import DEFAULT_MAX_BYTES, SHANGHAI, decode, decode_at, encode, local_day

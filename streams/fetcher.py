@@ -22,7 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from projections.state import Record
+from projections.projection import Record
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 from streams.topics import events_topic, worker_group

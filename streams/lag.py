@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 
-from projections.state_store import StateStore
+from projections.store import StateStore
 from streams.kafka_security import kafka_python_options
 from streams.settings import Settings, check_kafka_reachable
 from streams.topics import events_topic, worker_group

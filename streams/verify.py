@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kafka import KafkaConsumer, TopicPartition
 
 from projections.consistency import recorded, recorded_offsets
-from projections.state_store import StateStore
+from projections.store import StateStore
 from streams.kafka_security import kafka_python_options
 from streams.settings import Settings, check_kafka_reachable
 from streams.topics import events_topic

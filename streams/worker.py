@@ -2,7 +2,7 @@
 
 Thin glue (docs/architecture.md): `streams.fetcher` takes whole micro-batches off the event
 topics and hands each to the Faust agent through an in-memory channel; the projection is
-`projections.state` (pure); the I/O is `projections.state_store` (blocking, run in one writer
+`projections.projection` (pure); the I/O is `projections.store` (blocking, run in one writer
 thread so the event loop keeps its heartbeats). Batch N is written while batch N+1 is
 projected, one write in flight, in order. Offsets are committed after the write; they only
 save work: a redelivered message at or before a partition's checkpoint is recognised and
@@ -29,8 +29,7 @@ from aiohttp import web
 from faust.app.base import BootStrategy
 from mode import ServiceT
 
-from projections.routing import keys_in_place
-from projections.state import (
+from projections.projection import (
     FlushRows,
     Outcome,
     PartitionState,
@@ -39,7 +38,8 @@ from projections.state import (
     project,
     take_flush,
 )
-from projections.state_store import StateStore
+from projections.routing import keys_in_place
+from projections.store import StateStore
 from streams.dead_letters import dead_letter
 from streams.fetcher import TP, BatchFetcher
 from streams.kafka_security import faust_credentials

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from events import Rejected, decode
-from projections.state_store import StateStore
+from projections.store import StateStore
 from streams.producer import IngestError, Producer
 from streams.settings import Settings
 from tests.integration.harness import assert_counts_exact, frontline

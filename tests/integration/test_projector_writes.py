@@ -14,8 +14,8 @@ import pytest
 
 from events.examples import EXAMPLES
 from projections import migrate
-from projections.state import Message
-from projections.state_store import StateStore
+from projections.projection import Message
+from projections.store import StateStore
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.worker import BatchLostError, Projector

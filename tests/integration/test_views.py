@@ -16,8 +16,8 @@ import pytest
 from events.examples import EXAMPLES
 from events.routing import partition_for
 from projections import migrate
-from projections.state import Message
-from projections.state_store import StateStore
+from projections.projection import Message
+from projections.store import StateStore
 from streams.settings import Settings
 from streams.worker import Projector
 

@@ -1,4 +1,4 @@
-"""The pure projection (projections.state): exact, order-insensitive where it must be, and the
+"""The pure projection (projections.projection): exact, order-insensitive where it must be, and the
 same output when run twice on the same input (as snuba's processor idempotency tests)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from events import decode, encode
 from events.routing import partition_for
-from projections.state import (
+from projections.projection import (
     COUNTER_COLUMNS,
     Message,
     Outcome,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 
 from events.routing import event_key, murmur2, partition_for
+from projections.projection import Message
 from projections.routing import keys_in_place, murmur2_36
-from projections.state import Message
 
 
 @given(st.binary(max_size=64))

@@ -5,7 +5,7 @@ exactly: how far it got (checkpoint), which event_ids it has accepted, the addit
 the shifts. `project()` applies one message; `take_flush()` turns what changed into rows whose
 `version` is the last offset applied, i.e. "the state after offset `version`". Because the
 result is a function of the partition's history only, the same input run twice, or by two
-workers, gives the same rows (tests/unit/test_projection_idempotency.py).
+workers, gives the same rows (tests/unit/test_projection.py, the snuba-style idempotency test).
 """
 
 from __future__ import annotations

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from clickhouse_driver import Client
 
 from projections.connection import ClickHouseTarget
-from projections.seen_ids import SeenIds
-from projections.state import (
+from projections.projection import (
     COUNTER_COLUMNS,
     COUNTER_ROW_COLUMNS,
     EVENT_LOG_COLUMNS,
@@ -27,6 +26,7 @@ from projections.state import (
     PartitionState,
     Shift,
 )
+from projections.seen_ids import SeenIds
 
 CHECKPOINT = """
 SELECT count(), max(version), argMax(messages, version) FROM checkpoints
@@ -36,7 +36,7 @@ ALL_CHECKPOINTS = """
 SELECT kafka_topic, kafka_partition, max(version), argMax(messages, version) FROM checkpoints
 GROUP BY kafka_topic, kafka_partition
 """
-# The fingerprint is the content hash's first 32 bits, as projections.state.fingerprint reads
+# The fingerprint is the content hash's first 32 bits, as projections.projection.fingerprint reads
 # them (big-endian); reinterpretAsUInt32 reads little-endian, hence the reverse.
 SEEN = """
 SELECT DISTINCT event_id, reinterpretAsUInt32(reverse(unhex(substring(content_hash, 1, 8))))
