@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_emit.py [--events 300000]
 
 Writes a JSON Lines file of valid events (all six types), then runs the CLI's own code path
-(`streams.emit.emit_lines` through the producer SDK: validation, canonical encoding, lz4,
+(`streams.ingest.emit.emit_lines` through the producer SDK: validation, canonical encoding, lz4,
 acks=all, idempotence) into throw-away topics, which are deleted afterwards.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bench_topics, events
-from streams.emit import emit_lines
-from streams.producer import Producer
+from streams.ingest.emit import emit_lines
+from streams.ingest.producer import Producer
 from streams.settings import Settings
 
 

@@ -9,7 +9,7 @@ own process and consumer group, reads them all:
   does nothing with the events;
 - aiokafka: `getmany(max_records=5000)` in a loop.
 
-This is why the worker fetches batches itself (streams/fetcher.py). Prints messages/s.
+This is why the worker fetches batches itself (streams/worker/fetcher.py). Prints messages/s.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bench_topics, events
+from streams.ingest.tokens import TokenStore
 from streams.settings import ENV, Settings
-from streams.tokens import TokenStore
 
 REPO = Path(__file__).resolve().parents[1]
 

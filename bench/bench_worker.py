@@ -44,9 +44,9 @@ from bench.common import cpu_yardstick  # noqa: E402
 from projections import migrate  # noqa: E402
 from projections.database import create_database, drop_database  # noqa: E402
 from streams import topic_admin  # noqa: E402
-from streams.lag import partition_lag  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import events_topic  # noqa: E402
+from streams.worker.lag import partition_lag  # noqa: E402
 
 START = datetime(2022, 3, 14, tzinfo=UTC)
 

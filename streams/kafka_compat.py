@@ -1,4 +1,4 @@
-"""A fix for kafka-python 3.0.12's idempotent producer, applied when `streams.producer` loads.
+"""A fix for kafka-python 3.0.12's idempotent producer, applied when the SDK loads.
 
 When a batch that was already sent expires (the broker was down longer than the delivery
 timeout), the producer resets its producer id to -1 but stays in state READY; it only asks

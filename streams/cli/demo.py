@@ -24,10 +24,10 @@ from projections import queries
 from projections.database import create_database, drop_database
 from streams import topic_admin
 from streams.cli import main, settings
-from streams.lag import partition_lag
 from streams.settings import Settings, check_clickhouse_reachable, check_kafka_reachable
 from streams.startup import retrying
 from streams.topics import events_topic
+from streams.worker.lag import partition_lag
 
 SHOWN = [
     "orgs",

@@ -17,7 +17,7 @@ from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeou
 from kafka.errors import KafkaError
 
 from projections.migrate import MigrationError
-from streams.producer import IngestError
+from streams.ingest.producer import IngestError
 from streams.settings import ENV, ConfigError, ServiceUnavailable, Settings
 
 EXIT_PROBLEM = 1

@@ -12,12 +12,12 @@ from typing import IO
 import click
 
 from streams.cli import main, settings
-from streams.emit import EmitStats, emit_lines
-from streams.http_ingest import serve as serve_ingest
+from streams.ingest.emit import EmitStats, emit_lines
+from streams.ingest.http import serve as serve_ingest
+from streams.ingest.producer import IngestError, Producer
+from streams.ingest.tokens import TokenError, TokenStore
 from streams.kafka_users import set_scram_user
 from streams.logs import logging_config
-from streams.producer import IngestError, Producer
-from streams.tokens import TokenError, TokenStore
 from streams.topic_admin import TopicState, describe, ensure
 
 

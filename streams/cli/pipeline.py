@@ -5,12 +5,9 @@ from __future__ import annotations
 import click
 
 from projections import migrate as migrations
-from streams import topic_admin
 from streams.cli import main, settings
-from streams.lag import align_group_to_checkpoints
 from streams.logs import logging_config
-from streams.settings import check_clickhouse_reachable, check_kafka_reachable
-from streams.startup import retrying
+from streams.settings import check_clickhouse_reachable
 
 
 @main.command("migrate")
@@ -76,17 +73,12 @@ def worker(
     """
     from faust.worker import Worker
 
-    from streams.worker import create_app, tune_gc
+    from streams.worker.app import create_worker_app, tune_gc
+    from streams.worker.prepare import prepare
 
     s = settings()
-    wait = s.startup_timeout
-    retrying("Kafka", lambda: check_kafka_reachable(s), wait)
-    retrying("ClickHouse", lambda: check_clickhouse_reachable(s), wait)
-    retrying("topics ensure", lambda: topic_admin.ensure(s), wait)
-    auto_close_s = int(s.auto_close_hours * 3600)
-    retrying("migrate", lambda: migrations.apply(s.clickhouse, auto_close_s=auto_close_s), wait)
-    click.echo(retrying("consumer group", lambda: align_group_to_checkpoints(s), wait))
-    app = create_app(
+    click.echo(prepare(s))
+    app = create_worker_app(
         s, batch_max=batch, batch_within_s=within, write_max=write_max, metrics_port=metrics_port
     )
     tune_gc()

@@ -14,9 +14,9 @@ import click
 
 from projections import queries
 from streams.cli import main, settings
-from streams.lag import partition_lag
 from streams.settings import check_clickhouse_reachable
-from streams.verify import SHOWN, verify
+from streams.worker.lag import partition_lag
+from streams.worker.verify import SHOWN, verify
 
 
 def _plain(value: object) -> object:

@@ -18,7 +18,7 @@ from typing import Any
 
 from events import Rejected, decode
 from projections.store import StateStore
-from streams.producer import IngestError, Producer
+from streams.ingest.producer import IngestError, Producer
 from streams.settings import Settings
 from tests.integration.harness import assert_counts_exact, frontline
 

@@ -16,9 +16,9 @@ from kafka import KafkaProducer
 from events.examples import EXAMPLES
 from events.routing import partition_for
 from projections.database import create_database, drop_database
-from streams.http_ingest import create_app
+from streams.ingest.http import create_ingest_app
+from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.tokens import TokenStore
 from streams.topics import dead_letter_topic, events_topic
 from tests.faults.conftest import Row, Variant
 from tests.faults.pipeline import (
@@ -175,7 +175,7 @@ def test_kafka_stopped_while_apps_post(
         _prepare(settings)
         worker = start_worker(settings, log)
         ingest = settings.model_copy(update={"ingest_rate_limit": 1000.0})
-        with serving(create_app(ingest, store)) as url:
+        with serving(create_ingest_app(ingest, store)) as url:
             send = http_sender(url, tokens)
             load = Load(send, campaign.lines, variant.rate, by_org=True).start()
             wait_until(

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from projections import queries
-from streams.lag import partition_lag
 from streams.settings import Settings
+from streams.worker.lag import partition_lag
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.http_ingest import create_app
+from streams.ingest.http import create_ingest_app
+from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.tokens import TokenStore
 from streams.topic_admin import ensure
 from tests.integration.servers import serving
 
@@ -37,7 +37,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     store = TokenStore(tmp_path / "tokens.json")
     token = store.create("fuzzer", "org-0042")
     report = tmp_path / "run.ndjson"
-    with serving(create_app(settings, store)) as url:
+    with serving(create_ingest_app(settings, store)) as url:
         done = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),

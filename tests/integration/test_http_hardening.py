@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.http_guard import ConnectionGuard
-from streams.http_ingest import create_app
+from streams.ingest.http import create_ingest_app
+from streams.ingest.http_guard import ConnectionGuard
+from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.tokens import TokenStore
 from streams.topic_admin import ensure
 from tests.integration.ingest_helpers import event, invalid, read_topic
 from tests.integration.servers import serving
@@ -35,7 +35,7 @@ def guarded(isolated: Settings, tmp_path: object) -> Iterator[tuple[str, TokenSt
     settings = isolated.model_copy(
         update={"ingest_dead_letter_budget": 5, "http_body_timeout": 1.0}
     )
-    with serving(create_app(settings, store), guard=guard) as url:
+    with serving(create_ingest_app(settings, store), guard=guard) as url:
         yield url, store
 
 

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from events import mask_digit_runs
 from streams.cli import main
 from streams.dead_letters import read_dead_letter
-from streams.http_ingest import MAX_BYTES, create_app
+from streams.ingest.http import MAX_BYTES, create_ingest_app
+from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.tokens import TokenStore
 from streams.topic_admin import ensure
 from streams.topics import dead_letter_topic, events_topic
 from tests.integration.ingest_helpers import event, invalid, read_topic, scrape
@@ -61,7 +61,7 @@ def store(tmp_path: Path) -> TokenStore:
 @pytest.fixture
 def server(isolated: Settings, store: TokenStore) -> Iterator[str]:
     ensure(isolated)
-    with serving(create_app(isolated, store)) as url:
+    with serving(create_ingest_app(isolated, store)) as url:
         yield url
 
 
@@ -152,7 +152,7 @@ def test_rate_limit_per_token_gives_429_with_retry_after(
     ensure(isolated)
     slow = isolated.model_copy(update={"ingest_rate_limit": 0.01})  # one request per 100 s
     first, other = store.create("device-4", ORG), store.create("device-5", ORG)
-    with serving(create_app(slow, store)) as url:
+    with serving(create_ingest_app(slow, store)) as url:
         assert call(f"{url}/v1/events", batch(event()), first)[0] == 202
         status, headers, reply = call(f"{url}/v1/events", batch(event()), first)
         assert (status, reply["error"]["code"]) == (429, "rate_limited")
@@ -164,7 +164,7 @@ def test_unreachable_kafka_gives_503_and_health_says_so(
     isolated: Settings, store: TokenStore
 ) -> None:
     nowhere = isolated.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
-    with serving(create_app(nowhere, store)) as url:
+    with serving(create_ingest_app(nowhere, store)) as url:
         status, headers, reply = call(f"{url}/v1/events", batch(event()), store.create("d6", ORG))
         assert (status, reply["error"]["code"]) == (503, "kafka_unavailable")
         assert headers["Retry-After"] == "5"
@@ -191,7 +191,7 @@ def test_broker_dying_during_a_request_gives_503_and_nothing_accepted(
         own = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
         ensure(own)
         token = store.create("device-7", ORG)
-        with serving(create_app(own, store)) as url:
+        with serving(create_ingest_app(own, store)) as url:
             assert call(f"{url}/v1/events", batch(event()), token)[0] == 202
             kafka.freeze()  # stops answering with the request's records unacknowledged
             replies: list[Reply] = []
@@ -296,7 +296,7 @@ def test_a_corrupted_token_file_gives_503_and_health_says_so(
     ensure(isolated)
     store = TokenStore(tmp_path / "tokens.json")
     token = store.create("d12", ORG)
-    with serving(create_app(isolated, store)) as url:
+    with serving(create_ingest_app(isolated, store)) as url:
         assert call(f"{url}/v1/events", batch(event()), token)[0] == 202
         (tmp_path / "tokens.json").write_text('{"devices": [{"token_sha256": ')
         time.sleep(1.1)  # the store rereads a changed file at most once a second

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.http_ingest import create_app
+from streams.ingest.http import create_ingest_app
+from streams.ingest.tokens import TokenStore
 from streams.kafka_users import set_scram_user
 from streams.settings import Settings
-from streams.tokens import TokenStore
 from tests.integration.harness import (
     assert_counts_exact,
     frontline,
@@ -70,7 +70,7 @@ def test_the_whole_pipeline_over_sasl_scram(sasl: Settings, tmp_path: Path) -> N
         done = frontline(sasl, *command)
         assert done.returncode == 0, done.stdout + done.stderr
     store = TokenStore(tmp_path / "tokens.json")
-    with serving(create_app(sasl, store)) as url:
+    with serving(create_ingest_app(sasl, store)) as url:
         status, _, reply = call(f"{url}/v1/events", batch(event()), store.create("d", "org-0042"))
     assert (status, reply["accepted"]) == (202, 1)
 

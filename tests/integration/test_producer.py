@@ -10,7 +10,13 @@ import pytest
 
 from events import decode, encode
 from events.routing import partition_for
-from streams.producer import BrokerUnavailable, Delivered, IngestError, InvalidEvent, Producer
+from streams.ingest.producer import (
+    BrokerUnavailable,
+    Delivered,
+    IngestError,
+    InvalidEvent,
+    Producer,
+)
 from streams.settings import Settings
 from streams.topic_admin import ensure
 from streams.topics import events_topic

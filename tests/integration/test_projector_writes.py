@@ -18,7 +18,7 @@ from projections.projection import Message
 from projections.store import StateStore
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
-from streams.worker import BatchLostError, Projector
+from streams.worker.app import BatchLostError, Projector
 
 TOPIC = "events.sampling"
 

@@ -19,7 +19,7 @@ from projections import migrate
 from projections.projection import Message
 from projections.store import StateStore
 from streams.settings import Settings
-from streams.worker import Projector
+from streams.worker.app import Projector
 
 TOPIC = "events"
 PARTITIONS = 6

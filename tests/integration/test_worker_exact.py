@@ -17,9 +17,9 @@ from kafka.admin import KafkaAdminClient
 from projections import queries
 from projections.database import create_database, drop_database
 from streams.dead_letters import read_dead_letter
-from streams.lag import partition_lag
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
+from streams.worker.lag import partition_lag
 from tests.integration.harness import (
     assert_counts_exact,
     frontline,

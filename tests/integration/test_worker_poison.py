@@ -13,7 +13,7 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from projections import queries
-from streams.producer import Producer
+from streams.ingest.producer import Producer
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
 from tests.integration.harness import frontline, start_worker, stop, wait_caught_up

@@ -94,3 +94,29 @@ def test_compose_worker_runs_an_existing_command() -> None:
     assert command[0] in main.commands, (
         f"compose runs `frontline {command[0]}`, which does not exist"
     )
+
+
+def test_the_layout_keeps_its_import_rules() -> None:
+    """events imports nothing of ours; projections only events; ingest and worker not each
+    other; nothing but the CLI (and tests) imports the CLI."""
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        return found
+
+    rules = {
+        "events": ("projections", "streams"),
+        "projections": ("streams",),
+        "streams/ingest": ("streams.worker", "streams.cli"),
+        "streams/worker": ("streams.ingest", "streams.cli"),
+    }
+    for folder, forbidden in rules.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            for module in imports(path):
+                assert not module.startswith(forbidden), f"{path} imports {module}"

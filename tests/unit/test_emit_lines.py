@@ -12,12 +12,12 @@ from typing import Any
 from events import Event, encode
 from events.examples import EXAMPLES
 from streams.dead_letters import read_dead_letter
-from streams.emit import emit_lines
-from streams.producer import BrokerUnavailable, Delivered, Outcome
+from streams.ingest.emit import emit_lines
+from streams.ingest.producer import BrokerUnavailable, Delivered, DeliveryOutcome
 
 
 class _Done:
-    def add_done_callback(self, callback: Callable[[Outcome], None]) -> None:
+    def add_done_callback(self, callback: Callable[[DeliveryOutcome], None]) -> None:
         callback(Delivered("t", 0, 0))
 
 

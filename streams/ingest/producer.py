@@ -86,7 +86,7 @@ class Delivered:
     offset: int
 
 
-Outcome = Delivered | IngestError
+DeliveryOutcome = Delivered | IngestError
 
 
 def _translate(exc: BaseException) -> IngestError:
@@ -116,7 +116,7 @@ class Delivery:
             raise _translate(exc) from exc
         return Delivered(meta.topic, meta.partition, meta.offset)
 
-    def add_done_callback(self, callback: Callable[[Outcome], None]) -> None:
+    def add_done_callback(self, callback: Callable[[DeliveryOutcome], None]) -> None:
         """Call `callback(Delivered | IngestError)` once, on Kafka's I/O thread: keep it short."""
 
         def ok(meta: Any) -> None:

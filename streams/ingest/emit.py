@@ -18,7 +18,7 @@ from typing import IO
 
 from events import Rejected, decode
 from streams.dead_letters import dead_letter
-from streams.producer import Delivered, IngestError, Outcome, Producer
+from streams.ingest.producer import Delivered, DeliveryOutcome, IngestError, Producer
 
 
 @dataclass
@@ -46,7 +46,7 @@ class EmitStats:
         """Lines per second so far."""
         return self.lines / self.elapsed
 
-    def delivered(self, outcome: Outcome) -> None:
+    def delivered(self, outcome: DeliveryOutcome) -> None:
         # Called on Kafka's I/O thread.
         with self._lock:
             if isinstance(outcome, Delivered):
@@ -136,8 +136,8 @@ def _reject(
     producer.send_dead_letter(record).add_done_callback(_count_failures_only(stats))
 
 
-def _count_failures_only(stats: EmitStats) -> Callable[[Outcome], None]:
-    def done(outcome: Outcome) -> None:
+def _count_failures_only(stats: EmitStats) -> Callable[[DeliveryOutcome], None]:
+    def done(outcome: DeliveryOutcome) -> None:
         if not isinstance(outcome, Delivered):
             stats.delivered(outcome)
 

@@ -8,7 +8,7 @@
   after connecting held 200 connections open (issue #11, finding 6).
 - Idle kept-alive connections close after `keepalive_s`.
 
-The body has its own limit (`BODY_TIMEOUT_S` in streams.http_ingest). A reverse proxy in front
+The body has its own limit (`BODY_TIMEOUT_S` in streams.ingest.http). A reverse proxy in front
 can do all of this too; Frontline does not assume one.
 """
 

@@ -1,6 +1,6 @@
 """The Faust worker: event topics -> projection state -> ClickHouse, in micro-batches.
 
-Thin glue (docs/architecture.md): `streams.fetcher` takes whole micro-batches off the event
+Thin glue (docs/architecture.md): `streams.worker.fetcher` takes whole micro-batches off the event
 topics and hands each to the Faust agent through an in-memory channel; the projection is
 `projections.projection` (pure); the I/O is `projections.store` (blocking, run in one writer
 thread so the event loop keeps its heartbeats). Batch N is written while batch N+1 is
@@ -41,11 +41,11 @@ from projections.projection import (
 from projections.routing import keys_in_place
 from projections.store import StateStore
 from streams.dead_letters import dead_letter
-from streams.fetcher import TP, BatchFetcher
 from streams.kafka_security import faust_credentials
 from streams.metrics import DELAY_SAMPLE, WorkerMetrics, serve_metrics
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
+from streams.worker.fetcher import TP, BatchFetcher
 
 log = logging.getLogger("frontline.worker")
 T = TypeVar("T")
@@ -399,7 +399,7 @@ async def _health(projector: Projector, request: web.Request) -> web.Response:
 
 
 class _BatchBoot(BootStrategy):
-    # The event topics are fetched by streams.fetcher in whole batches; Faust's per-message
+    # The event topics are fetched by streams.worker.fetcher in whole batches; Faust's per-message
     # consumer (and its conductor) are not started. Faust documents this switch for subclasses.
     enable_kafka_consumer = False
 
@@ -413,7 +413,7 @@ class WorkerApp(faust.App):
     BootStrategy = _BatchBoot
 
 
-def create_app(
+def create_worker_app(
     settings: Settings,
     *,
     batch_max: int = 5000,

@@ -40,11 +40,11 @@ from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
-from streams.http_guard import ConnectionGuard, GuardedAppRunner, head_clock
+from streams.ingest.http_guard import ConnectionGuard, GuardedAppRunner, head_clock
+from streams.ingest.producer import Delivered, Delivery, DeliveryOutcome, IngestError, Producer
+from streams.ingest.tokens import Device, TokenError, TokenStore
 from streams.metrics import IngestMetrics, serve_metrics
-from streams.producer import Delivered, Delivery, IngestError, Outcome, Producer
 from streams.settings import ConfigError, Settings, check_kafka_reachable
-from streams.tokens import Device, TokenError, TokenStore
 
 MAX_EVENTS: Final = 1000
 MAX_BYTES: Final = 1024 * 1024
@@ -189,7 +189,7 @@ class _Waiter:
         if count == 0:
             self.done.set_result(None)
 
-    def __call__(self, outcome: Outcome) -> None:
+    def __call__(self, outcome: DeliveryOutcome) -> None:
         with self._lock:
             if not isinstance(outcome, Delivered) and self.failure is None:
                 self.failure = str(outcome)
@@ -460,7 +460,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error(exc.status, code, exc.reason)
 
 
-def create_app(settings: Settings, store: TokenStore | None = None) -> web.Application:
+def create_ingest_app(settings: Settings, store: TokenStore | None = None) -> web.Application:
     """The ingest app; mount it in the service or run it with `frontline serve`."""
     ingest = IngestApp(settings, store)
     # A little over MAX_BYTES so that an oversize body reaches our 413 with its JSON code.
@@ -604,7 +604,7 @@ def guard_of(settings: Settings) -> ConnectionGuard:
 
 async def serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve ingest on host:port through the connection guard until `stop` is set."""
-    runner = GuardedAppRunner(create_app(settings), guard_of(settings), access_log=None)
+    runner = GuardedAppRunner(create_ingest_app(settings), guard_of(settings), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
