@@ -19,7 +19,8 @@ from projections import migrate
 from projections.projection import Message
 from projections.store import StateStore
 from streams.settings import Settings
-from streams.worker.app import Projector
+from streams.worker.pipeline import Pipeline
+from tests.integration.test_pipeline_writes import NoDeadLetters
 
 TOPIC = "events"
 PARTITIONS = 6
@@ -50,9 +51,11 @@ def _project(settings: Settings, events: list[dict[str, Any]]) -> list[int]:
         batch.append(Message(TOPIC, p, offsets[p], now_ms, json.dumps(event).encode(), key))
 
     async def run() -> None:
-        projector = Projector(StateStore(settings.clickhouse), partitions=lambda t: PARTITIONS)
-        await projector.handle(1, batch, dead=None, more_fetched=lambda: False)  # type: ignore[arg-type]
-        await projector.wait_for_write()
+        pipeline = Pipeline(
+            StateStore(settings.clickhouse), NoDeadLetters(), partitions=lambda t: PARTITIONS
+        )
+        await pipeline.handle(1, batch, more_fetched=lambda: False)
+        await pipeline.wait_for_write()
 
     asyncio.run(run())
     return [m.partition for m in batch]

@@ -1,4 +1,4 @@
-"""The worker's write policy against the real ClickHouse: while the next batch is already
+"""The worker's pipeline against the real ClickHouse: while the next batch is already
 fetched (catch-up), batches are written together; otherwise each is written at once."""
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from projections import migrate
 from projections.projection import Message
 from projections.store import StateStore
 from streams.dead_letters import read_dead_letter
+from streams.metrics import WorkerMetrics
 from streams.settings import Settings
-from streams.worker.app import BatchLostError, Projector
+from streams.worker.app import FaustDeadLetters
+from streams.worker.pipeline import BatchLostError, Pipeline
 
 TOPIC = "events.sampling"
 
@@ -40,9 +42,20 @@ def _written(settings: Settings) -> tuple[int, int]:
     return int(logged), int(checkpoint[0]) if checkpoint[1] else -1
 
 
-async def _handle(projector: Projector, seq: int, batch: list[Message], more: bool) -> None:
+class NoDeadLetters:
+    """These batches are all valid: a dead letter would be a bug."""
+
+    async def send(self, records: list[bytes]) -> None:
+        raise AssertionError(f"unexpected dead letters: {records!r}")
+
+
+def _pipeline(settings: Settings, **kwargs: Any) -> Pipeline:
+    return Pipeline(StateStore(settings.clickhouse), NoDeadLetters(), **kwargs)
+
+
+async def _handle(projector: Pipeline, seq: int, batch: list[Message], more: bool) -> None:
     # Valid events only: the dead-letter topic is never used.
-    await projector.handle(seq, batch, dead=None, more_fetched=lambda: more)  # type: ignore[arg-type]
+    await projector.handle(seq, batch, more_fetched=lambda: more)
     await projector.wait_for_write()
 
 
@@ -50,7 +63,7 @@ def test_batches_join_one_write_only_while_more_are_fetched(isolated: Settings) 
     migrate.apply(isolated.clickhouse)
 
     async def run() -> None:
-        projector = Projector(StateStore(isolated.clickhouse), write_max=250)
+        projector = _pipeline(isolated, write_max=250)
         # The fetcher is ahead (catching up): 200 < write_max, both wait for the next batch.
         await _handle(projector, 1, _batch(0, 100), more=True)
         await _handle(projector, 2, _batch(100, 100), more=True)
@@ -81,7 +94,7 @@ def test_times_are_written_and_read_back_as_utc(isolated: Settings) -> None:
     check_out = int(datetime(2022, 3, 17, 4, 30, tzinfo=UTC).timestamp())
 
     async def run() -> None:
-        await _handle(Projector(StateStore(isolated.clickhouse)), 1, shift, more=False)
+        await _handle(_pipeline(isolated), 1, shift, more=False)
 
     asyncio.run(run())
     client = isolated.clickhouse.client()
@@ -102,7 +115,7 @@ def test_a_lost_batch_stops_the_projection_before_anything_moves(isolated: Setti
     migrate.apply(isolated.clickhouse)
 
     async def run() -> None:
-        projector = Projector(StateStore(isolated.clickhouse))
+        projector = _pipeline(isolated)
         await _handle(projector, 1, _batch(0, 10), more=False)
         with pytest.raises(BatchLostError, match="batch 3 arrived after batch 1"):
             await _handle(projector, 3, _batch(20, 10), more=False)
@@ -133,9 +146,10 @@ def test_dead_letters_are_retried_until_kafka_takes_them(isolated: Settings) -> 
     poison = Message(TOPIC, 0, 10, int(time.time() * 1000), b"{" + b" " * (2 << 20) + b"}")
 
     async def run() -> None:
-        projector = Projector(StateStore(isolated.clickhouse))
+        sink = FaustDeadLetters(Flaky(), WorkerMetrics())  # type: ignore[arg-type]
+        projector = Pipeline(StateStore(isolated.clickhouse), sink)
         batch = [*_batch(0, 10), poison, *_batch(11, 5)]
-        await projector.handle(1, batch, dead=Flaky(), more_fetched=lambda: False)  # type: ignore[arg-type]
+        await projector.handle(1, batch, more_fetched=lambda: False)
         await projector.wait_for_write()
 
     asyncio.run(run())

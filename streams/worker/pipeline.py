@@ -1,0 +1,461 @@
+"""The worker's batch pipeline, in steps that each do one thing (after getsentry/arroyo's
+RunTask -> Reduce -> RunTaskInThreads -> CommitOffsets):
+
+1. `project_batch` (pure, no I/O): a fetched batch through the projection, into rows, dead
+   letters and the partitions it moved;
+2. the dead letters go to a `DeadLetterSink` and are acknowledged before anything moves past
+   them;
+3. `Pending` gathers projected batches, and `should_write` (pure) says when to write them:
+   while the fetcher is ahead (catching up), up to `write_max` messages together, else at once;
+4. `OrderedWriter` writes them to the `Store` in a thread, one write in flight, in batch
+   order, retrying transient ClickHouse errors with back-off; any other error (a bug) fails it;
+5. once written, `on_written` gets each partition's last offset (the fetcher commits them).
+
+`Pipeline` wires the steps; the Faust agent feeds it one batch at a time. The store and the
+sink are small protocols: tests run the pipeline on in-memory doubles
+(tests/unit/test_pipeline.py), and the real ones against the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from clickhouse_driver.errors import (
+    NetworkError,
+    ServerException,
+    SocketTimeoutError,
+    UnexpectedPacketFromServerError,
+)
+
+from projections.projection import (
+    FlushRows,
+    Outcome,
+    PartitionState,
+    Record,
+    mark_written,
+    project,
+    take_flush,
+)
+from projections.routing import keys_in_place
+from streams.dead_letters import dead_letter
+from streams.metrics import DELAY_SAMPLE, WorkerMetrics
+
+log = logging.getLogger("frontline.worker")
+T = TypeVar("T")
+TP = tuple[str, int]
+Rows = list[list[object]]
+
+# Errors worth retrying: the server refused or the connection broke. A driver error that means
+# wrong data or code (TypeMismatchError, ...) and every other exception are bugs: they stop the
+# worker instead of being retried forever as "ClickHouse write failed".
+TRANSIENT = (
+    ServerException,
+    NetworkError,
+    SocketTimeoutError,
+    UnexpectedPacketFromServerError,
+    OSError,
+    EOFError,
+)
+
+
+class BatchLostError(Exception):
+    """A fetched batch never reached the projection; the worker stops rather than skip it."""
+
+
+class PositionGapError(Exception):
+    """Kafka delivered a partition from further on than ClickHouse's checkpoint: counting on
+    would silently skip events, so the worker stops and says why."""
+
+
+class PartitionsChangedError(Exception):
+    """The event topic's partition count changed under a running worker: event_ids now hash
+    elsewhere, and a retry of an event already counted could be counted again."""
+
+
+class Store(Protocol):
+    """Where projection state lives (projections.store.StateStore on the stack)."""
+
+    @property
+    def database(self) -> str: ...
+    def load(self, topic: str, partition: int) -> PartitionState: ...
+    def write(self, log_rows: Rows, flushes: Sequence[FlushRows], uncounted_rows: Rows) -> None: ...
+    def reset(self) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, records: list[bytes]) -> None:
+        """Return once every record is acknowledged (retrying meanwhile)."""
+
+
+@dataclass
+class BatchStats:
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    redelivered: int = 0
+    rejected: int = 0
+
+    def add(self, other: BatchStats) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.conflicts += other.conflicts
+        self.redelivered += other.redelivered
+        self.rejected += other.rejected
+
+    def by_outcome(self) -> dict[str, int]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicates,
+            "conflict": self.conflicts,
+            "rejected": self.rejected,
+            "redelivered": self.redelivered,
+        }
+
+
+# -- 1. project ---------------------------------------------------------------------------
+
+
+@dataclass
+class ProjectedBatch:
+    log_rows: Rows = field(default_factory=list)
+    uncounted_rows: Rows = field(default_factory=list)
+    dead_letters: list[bytes] = field(default_factory=list)
+    touched: dict[TP, PartitionState] = field(default_factory=dict)  # checkpoint moves
+    stats: BatchStats = field(default_factory=BatchStats)
+    codes: Counter[str] = field(default_factory=Counter)  # dead letters by code
+
+
+def project_batch(
+    states: dict[TP, PartitionState],
+    messages: Sequence[Record],
+    partitions: Callable[[str], int],
+) -> ProjectedBatch:
+    """Project every message into its partition's state (which must be loaded)."""
+    out = ProjectedBatch()
+    log_rows, uncounted_rows, touched = out.log_rows, out.uncounted_rows, out.touched
+    accepted = redelivered = duplicates = conflicts = rejected = 0
+    for msg, routed in zip(messages, keys_in_place(messages, partitions), strict=True):
+        tp = (msg.topic, msg.partition)
+        state = states[tp]
+        result = project(state, msg, routed)
+        outcome = result.outcome
+        if outcome is Outcome.ACCEPTED:
+            touched[tp] = state
+            accepted += 1
+            # ClickHouse derives the presence rows from these (migration 0003).
+            log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
+            continue
+        if outcome is Outcome.ALREADY_APPLIED:
+            redelivered += 1
+            continue
+        touched[tp] = state
+        uncounted_rows.append(result.uncounted_row)  # type: ignore[arg-type]  # set here
+        if outcome is Outcome.DUPLICATE:
+            duplicates += 1
+            continue
+        if outcome is Outcome.CONFLICT:
+            conflicts += 1
+        else:
+            rejected += 1
+        why = result.rejection
+        assert why is not None
+        out.codes[why.code] += 1
+        # The same record as ingest's: bounded, digit runs masked.
+        out.dead_letters.append(
+            dead_letter(
+                msg.value or b"",
+                code=why.code,
+                message=why.message,
+                field=why.field,
+                origin={
+                    "via": "worker",
+                    "topic": msg.topic,
+                    "partition": msg.partition,
+                    "offset": msg.offset,
+                },
+            )
+        )
+    out.stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected)
+    return out
+
+
+# -- 3. gather and decide -------------------------------------------------------------------
+
+
+def should_write(pending_messages: int, write_max: int, more_fetched: bool) -> bool:
+    """Write now, or wait for the next batch? Waiting while the fetcher is ahead makes fewer,
+    larger inserts (one row per counter changed in all of them); with nothing more fetched,
+    waiting would only cost freshness."""
+    return pending_messages >= write_max or not more_fetched
+
+
+@dataclass
+class WriteJob:
+    seq: int  # the last batch it covers
+    log_rows: Rows
+    uncounted_rows: Rows
+    flushes: list[FlushRows]
+    states: list[PartitionState]
+
+
+@dataclass
+class Pending:
+    """Projected batches not yet handed to a write."""
+
+    seq: int = 0
+    messages: int = 0
+    log_rows: Rows = field(default_factory=list)
+    uncounted_rows: Rows = field(default_factory=list)
+    touched: dict[TP, PartitionState] = field(default_factory=dict)
+    taken_seq: int = 0  # the last batch handed to a write
+
+    def add(self, seq: int, batch: ProjectedBatch, messages: int) -> None:
+        self.seq = seq
+        self.messages += messages
+        self.log_rows.extend(batch.log_rows)
+        self.uncounted_rows.extend(batch.uncounted_rows)
+        self.touched.update(batch.touched)
+
+    def take(self) -> WriteJob | None:
+        """The rows of everything gathered, as values (projecting on leaves them as they are);
+        None if nothing was projected since the last take."""
+        if self.seq == self.taken_seq:
+            return None
+        self.taken_seq = self.seq
+        states = list(self.touched.values())
+        job = WriteJob(
+            self.seq, self.log_rows, self.uncounted_rows, [take_flush(s) for s in states], states
+        )
+        self.log_rows, self.uncounted_rows, self.touched, self.messages = [], [], {}, 0
+        return job
+
+
+# -- 4. write, in order ---------------------------------------------------------------------
+
+
+class OrderedWriter:
+    """Writes jobs one at a time, in submission order, in one thread (clickhouse-driver blocks;
+    the event loop must keep Kafka's heartbeats). `done_seq` is the last batch written."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: WorkerMetrics,
+        on_written: Callable[[WriteJob], Awaitable[None]],
+        executor: ThreadPoolExecutor | None = None,
+        retry_delay_s: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.retry_delay_s = retry_delay_s
+        self._on_written = on_written
+        self._executor = executor or ThreadPoolExecutor(1, "clickhouse")
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, job: WriteJob) -> None:
+        """Start writing `job` once the write in flight is done."""
+        await self.join()
+        self._task = asyncio.ensure_future(self._write(job))
+        # Let the task hand the write to the thread now: the next batch may arrive without the
+        # loop ever suspending, and the write would then wait until the next join().
+        await asyncio.sleep(0)
+
+    async def join(self) -> None:
+        """Wait for the write in flight, if any (raises what failed it)."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+
+    async def run(self, what: str, fn: Callable[[], T]) -> T:
+        """Blocking store I/O in the writer's thread; transient errors are retried with
+        back-off (0.5 s doubling to 30 s) while consumption waits, others raise."""
+        delay = self.retry_delay_s
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                return await loop.run_in_executor(self._executor, fn)
+            except TRANSIENT as exc:
+                self.metrics.write_errors.inc()
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning(
+                    "ClickHouse %s failed (%s: %s); consumption paused, retrying in %.1fs",
+                    what,
+                    type(exc).__name__,
+                    first,
+                    delay,
+                )
+                self.store.reset()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _write(self, job: WriteJob) -> None:
+        started = time.monotonic()
+        store = self.store
+        await self.run("write", lambda: store.write(job.log_rows, job.flushes, job.uncounted_rows))
+        self.metrics.writes.observe(time.monotonic() - started)
+        now_ms = int(time.time() * 1000)
+        step = max(1, len(job.log_rows) // DELAY_SAMPLE)
+        self.metrics.observe_delays(now_ms, (int(r[3]) for r in job.log_rows[::step]))  # type: ignore[call-overload]
+        for state, rows in zip(job.states, job.flushes, strict=True):
+            mark_written(state, rows)
+        await self._on_written(job)
+
+
+# -- the pipeline ---------------------------------------------------------------------------
+
+
+@dataclass
+class Pipeline:
+    """Per-process projection of the partitions this worker consumes (module docstring)."""
+
+    store: Store
+    sink: DeadLetterSink
+    # While the next batch is already fetched, the rows of consecutive batches are written
+    # together, up to this many messages (docs/architecture.md, "Flow of one event").
+    write_max: int = 20_000
+    # How many partitions a topic has (the fetcher's metadata): where an event_id belongs.
+    partitions: Callable[[str], int] = lambda topic: 1
+    # Kafka's log start and end offsets of a partition, as last seen (for metrics).
+    bounds: Callable[[TP], tuple[int, int]] = lambda tp: (0, 0)
+    # {partition: last offset} once their rows and checkpoints are written (offset commits).
+    on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    executor: ThreadPoolExecutor | None = None
+    retry_delay_s: float = 0.5  # the first wait after a transient store error
+    states: dict[TP, PartitionState] = field(default_factory=dict)
+    totals: BatchStats = field(default_factory=BatchStats)
+    batches_done: int = 0  # batches projected and written, in order
+    failed: BaseException | None = None  # set once projection stopped for good
+    pending: Pending = field(default_factory=Pending)
+    _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _writer: OrderedWriter | None = None
+
+    @property
+    def writer(self) -> OrderedWriter:
+        if self._writer is None:
+            self._writer = OrderedWriter(
+                self.store, self.metrics, self._written, self.executor, self.retry_delay_s
+            )
+        return self._writer
+
+    async def handle(
+        self, seq: int, messages: Sequence[Record], more_fetched: Callable[[], bool] = lambda: False
+    ) -> BatchStats:
+        """Project batch number `seq`; write it now, or with the next batches if
+        `more_fetched()` says one is already waiting and fewer than `write_max` messages wait."""
+        if seq != self.pending.seq + 1:
+            # A batch between the fetcher and here was lost: counting on would move the
+            # checkpoints past events never projected.
+            raise BatchLostError(
+                f"batch {seq} arrived after batch {self.pending.seq}; stopping without "
+                "committing (a restart resumes from the ClickHouse checkpoints)"
+            )
+        await self._load_new(messages)
+        self._check_partition_counts(messages)
+        batch = project_batch(self.states, messages, self.partitions)
+        self.metrics.count(batch.stats.by_outcome(), batch.codes)
+        if batch.dead_letters:  # durable before any checkpoint moves past them
+            await self.sink.send(batch.dead_letters)
+        self.totals.add(batch.stats)
+        self.pending.add(seq, batch, len(messages))
+        if should_write(self.pending.messages, self.write_max, more_fetched()):
+            await self._start_write()
+        return batch.stats
+
+    async def settle(self) -> None:
+        """Write everything projected so far and wait until it is written."""
+        await self._start_write()
+        await self.writer.join()
+
+    async def wait_for_write(self) -> None:
+        await self.writer.join()
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """A revoked partition's state may move on elsewhere: reload it if it comes back."""
+        for tp in tps:
+            self.states.pop(tp, None)
+
+    async def drain(self, batches: int) -> None:
+        """Wait until the first `batches` batches are written (or the projection failed: then
+        the worker is stopping and nothing more will be written)."""
+        async with self._progress:
+            await self._progress.wait_for(
+                lambda: self.batches_done >= batches or self.failed is not None
+            )
+
+    async def fail(self, exc: BaseException) -> None:
+        """Record that projection stopped for good; wakes anyone draining."""
+        async with self._progress:
+            self.failed = exc
+            self._progress.notify_all()
+
+    async def _start_write(self) -> None:
+        job = self.pending.take()
+        if job is None:
+            return
+        if job.flushes:
+            await self.writer.submit(job)
+        else:
+            await self.writer.join()  # in order: nothing moved, but earlier writes come first
+            await self._done(job.seq)
+
+    async def _written(self, job: WriteJob) -> None:
+        for rows in job.flushes:
+            begin, end = self.bounds((rows.topic, rows.partition))
+            self.metrics.written(
+                rows.topic, rows.partition, rows.version, rows.messages, begin, end
+            )
+        if self.on_written is not None:
+            await self.on_written({(f.topic, f.partition): f.version for f in job.flushes})
+        await self._done(job.seq)
+
+    async def _done(self, batches: int) -> None:
+        async with self._progress:
+            self.batches_done = batches
+            self._progress.notify_all()
+
+    async def _load_new(self, messages: Sequence[Record]) -> None:
+        firsts: dict[TP, int] = {}
+        for m in messages:
+            tp = (m.topic, m.partition)
+            if tp not in self.states and tp not in firsts:
+                firsts[tp] = m.offset  # offsets rise within a partition's messages
+        if not firsts:
+            return
+        await self.settle()  # a load sees every write made before it
+        store = self.store
+        for (topic, partition), first in firsts.items():
+            state = await self.writer.run(
+                f"load of {topic}[{partition}]",
+                lambda t=topic, p=partition: store.load(t, p),  # type: ignore[misc]
+            )
+            if first > state.applied + 1:
+                raise PositionGapError(
+                    f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
+                    f"({store.database}) holds state up to {state.applied}. The database was "
+                    "probably dropped or restored while the group's offsets stayed. Stop "
+                    "every worker of this deployment and start one: it moves the group back "
+                    "to the checkpoints."
+                )
+            state.partitions = self.partitions(topic)
+            self.states[(topic, partition)] = state
+
+    def _check_partition_counts(self, messages: Sequence[Record]) -> None:
+        for topic in {m.topic for m in messages}:
+            now = self.partitions(topic)
+            for (t, p), state in self.states.items():
+                if t == topic and state.partitions != now:
+                    raise PartitionsChangedError(
+                        f"{topic} has {now} partitions, {state.partitions} when partition {p} "
+                        "was loaded: event_ids now belong to other partitions, where retries "
+                        "of events already counted would count again. Remove the added "
+                        "partitions (recreate the topic from its history) or start a new "
+                        "deployment; the worker stops."
+                    )
