@@ -53,30 +53,30 @@ def _pipeline(settings: Settings, **kwargs: Any) -> Pipeline:
     return Pipeline(StateStore(settings.clickhouse), NoDeadLetters(), **kwargs)
 
 
-async def _handle(projector: Pipeline, seq: int, batch: list[Message], more: bool) -> None:
+async def _handle(pipeline: Pipeline, seq: int, batch: list[Message], more: bool) -> None:
     # Valid events only: the dead-letter topic is never used.
-    await projector.handle(seq, batch, more_fetched=lambda: more)
-    await projector.wait_for_write()
+    await pipeline.handle(seq, batch, more_fetched=lambda: more)
+    await pipeline.wait_for_write()
 
 
 def test_batches_join_one_write_only_while_more_are_fetched(isolated: Settings) -> None:
     migrate.apply(isolated.clickhouse)
 
     async def run() -> None:
-        projector = _pipeline(isolated, write_max=250)
+        pipeline = _pipeline(isolated, write_max=250)
         # The fetcher is ahead (catching up): 200 < write_max, both wait for the next batch.
-        await _handle(projector, 1, _batch(0, 100), more=True)
-        await _handle(projector, 2, _batch(100, 100), more=True)
+        await _handle(pipeline, 1, _batch(0, 100), more=True)
+        await _handle(pipeline, 2, _batch(100, 100), more=True)
         assert _written(isolated) == (0, -1)
-        assert projector.batches_done == 0
+        assert pipeline.batches_done == 0
         # write_max reached: one write for the three batches.
-        await _handle(projector, 3, _batch(200, 100), more=True)
+        await _handle(pipeline, 3, _batch(200, 100), more=True)
         assert _written(isolated) == (300, 299)
-        assert projector.batches_done == 3
+        assert pipeline.batches_done == 3
         # Nothing fetched beyond this batch: written at once, for freshness.
-        await _handle(projector, 4, _batch(300, 10), more=False)
+        await _handle(pipeline, 4, _batch(300, 10), more=False)
         assert _written(isolated) == (310, 309)
-        assert projector.batches_done == 4
+        assert pipeline.batches_done == 4
 
     asyncio.run(run())
 
@@ -115,10 +115,10 @@ def test_a_lost_batch_stops_the_projection_before_anything_moves(isolated: Setti
     migrate.apply(isolated.clickhouse)
 
     async def run() -> None:
-        projector = _pipeline(isolated)
-        await _handle(projector, 1, _batch(0, 10), more=False)
+        pipeline = _pipeline(isolated)
+        await _handle(pipeline, 1, _batch(0, 10), more=False)
         with pytest.raises(BatchLostError, match="batch 3 arrived after batch 1"):
-            await _handle(projector, 3, _batch(20, 10), more=False)
+            await _handle(pipeline, 3, _batch(20, 10), more=False)
 
     asyncio.run(run())
     assert _written(isolated) == (10, 9)  # batch 3 was never counted, nothing moved past 9
@@ -147,10 +147,10 @@ def test_dead_letters_are_retried_until_kafka_takes_them(isolated: Settings) -> 
 
     async def run() -> None:
         sink = FaustDeadLetters(Flaky(), WorkerMetrics())  # type: ignore[arg-type]
-        projector = Pipeline(StateStore(isolated.clickhouse), sink)
+        pipeline = Pipeline(StateStore(isolated.clickhouse), sink)
         batch = [*_batch(0, 10), poison, *_batch(11, 5)]
-        await projector.handle(1, batch, more_fetched=lambda: False)
-        await projector.wait_for_write()
+        await pipeline.handle(1, batch, more_fetched=lambda: False)
+        await pipeline.wait_for_write()
 
     asyncio.run(run())
     assert [read_dead_letter(v)["code"] for v in sent] == ["too_large"]
