@@ -13,17 +13,10 @@ from __future__ import annotations
 from array import array
 from datetime import date, timedelta
 
+from projections.columns import COUNTERS
+
 # The values of a counter: the counters table's value columns, in this order.
-COLUMNS = (
-    "events",
-    "calls",
-    "calls_reached",
-    "call_s",
-    "sampling_assists",
-    "disinfected_m2",
-    "floors",
-    "donations_fen",
-)
+COLUMNS = COUNTERS
 STRIDE = len(COLUMNS)
 EVENTS, CALLS, CALLS_REACHED, CALL_S, SAMPLING_ASSISTS, DISINFECTED_M2, FLOORS, DONATIONS_FEN = (
     range(STRIDE)
