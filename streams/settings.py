@@ -1,4 +1,5 @@
-"""One settings object, read from the environment (README, "Configuration").
+"""One settings object, read from the environment by pydantic-settings (README,
+"Configuration"): field `x` is FRONTLINE_X.
 
 Every failure names the variable to fix. Two deployments with different
 `FRONTLINE_TOPIC_PREFIX` and `FRONTLINE_CLICKHOUSE_DATABASE` share nothing.
@@ -11,14 +12,24 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from projections.connection import DATABASE_NAME, ClickHouseTarget
 
+PREFIX = "FRONTLINE_"
+# Field -> its variable (PREFIX + the field's name in capitals), for messages and child processes.
 ENV = {
     "kafka_bootstrap": "FRONTLINE_KAFKA_BOOTSTRAP",
     "kafka_security_protocol": "FRONTLINE_KAFKA_SECURITY_PROTOCOL",
@@ -60,10 +71,38 @@ class ServiceUnavailable(ConfigError):  # noqa: N818 - names what happened
     """Kafka or ClickHouse does not answer (yet); start-up steps retry it for a while."""
 
 
-class Settings(BaseModel):
+# The environment `from_env` reads: os.environ, or the mapping it was given (tests, tools).
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("frontline_environ", default=None)
+
+
+class _Environ(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return parse_env_vars(
+            environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class Settings(BaseSettings):
     """Frontline's configuration. Build it with `Settings.from_env()`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, case_sensitive=False, frozen=True, extra="forbid"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Values given in code first, then the environment; no .env or secrets files.
+        return init_settings, _Environ(settings_cls)
 
     kafka_bootstrap: Annotated[str, Field(min_length=1)] = "127.0.0.1:9092"
     # Kafka security (README, "Kafka security"): every client uses the same.
@@ -140,10 +179,12 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """From os.environ, or from `environ`; ConfigError names each wrong variable."""
         env = os.environ if environ is None else environ
         values = {field: env[var] for field, var in ENV.items() if var in env}
+        token = _ENVIRON.set(environ)
         try:
-            return cls.model_validate(values)
+            return cls()
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
@@ -157,6 +198,8 @@ class Settings(BaseModel):
                 shown = "<hidden>" if secret else repr(values.get(field))
                 problems.append(f"{var}={shown}: {message}")
             raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+        finally:
+            _ENVIRON.reset(token)
 
     def environ(self) -> dict[str, str]:
         """These settings as FRONTLINE_* variables, for a child process to read back."""

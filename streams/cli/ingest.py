@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging.config
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import IO
 
 import click
+from tqdm import tqdm
 
 from streams.cli import main, settings
 from streams.ingest.emit import EmitStats, emit_lines
@@ -68,13 +70,29 @@ def topics_describe() -> None:
         sys.exit(1)
 
 
-def _progress(stats: EmitStats) -> None:
-    click.echo(
-        f"\r{stats.lines:>10,} lines  {stats.rate:>9,.0f} events/s  "
-        f"accepted {stats.acknowledged:,}  rejected {stats.rejected:,}",
-        nl=False,
-        err=True,
-    )
+class _Progress:
+    """emit's progress bar (tqdm) on stderr: bytes of the file read, ETA when its size is
+    known, and events/s, accepted and rejected beside it."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        try:
+            total: int | None = os.fstat(source.fileno()).st_size or None
+        except (OSError, ValueError):  # stdin, a pipe
+            total = None
+        self.bar = tqdm(
+            total=total, unit="B", unit_scale=True, desc="emit", file=sys.stderr, leave=True
+        )
+
+    def __call__(self, stats: EmitStats) -> None:
+        self.bar.update(stats.bytes_read - self.bar.n)
+        self.bar.set_postfix_str(
+            f"{stats.rate:,.0f} events/s, accepted {stats.acknowledged:,}, "
+            f"rejected {stats.rejected:,}",
+            refresh=True,
+        )
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @main.command("emit")
@@ -105,16 +123,17 @@ def emit(source: IO[bytes], rejects_path: Path | None, allow_rejects: bool, quie
     except IngestError as exc:
         click.echo(f"frontline: {exc}", err=True)
         sys.exit(3)
+    progress = None if quiet else _Progress(source)
     with producer, _LazyFile(rejects_path) as rejects:
         stats = emit_lines(
             source,
             producer,
             source_name=name,
             rejects=rejects,  # type: ignore[arg-type]
-            progress=None if quiet else _progress,
+            progress=progress,
         )
-    if not quiet:
-        click.echo("", err=True)
+    if progress is not None:
+        progress.close()
     click.echo(
         f"{stats.lines:,} lines in {stats.elapsed:.1f} s ({stats.rate:,.0f} events/s): "
         f"{stats.acknowledged:,} accepted, {stats.rejected:,} rejected, "

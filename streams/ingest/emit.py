@@ -31,6 +31,7 @@ class EmitStats:
     rejected: int = 0
     failed: int = 0
     stopped_at: int | None = None  # the line where Kafka stopped taking events, if it did
+    bytes_read: int = 0
     started: float = field(default_factory=time.monotonic)
     sent_by_type: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[str] = field(default_factory=Counter)
@@ -76,6 +77,7 @@ def emit_lines(
     stats = EmitStats()
     next_report = stats.started + progress_every_s
     for number, line in enumerate(lines, start=1):
+        stats.bytes_read += len(line)
         raw = line.rstrip(b"\r\n")
         if not raw.strip():
             continue

@@ -24,6 +24,7 @@ import faust
 from aiohttp import web
 from faust.app.base import BootStrategy
 from mode import ServiceT
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from projections.projection import Record
 from projections.store import StateStore
@@ -54,6 +55,12 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class _NotAcknowledged(Exception):  # noqa: N818 - what happened
+    def __init__(self, records: list[bytes], cause: BaseException | None) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.records = records
+
+
 @dataclass
 class FaustDeadLetters:
     """The dead-letter topic, through the Faust app's producer: `send` returns once Kafka has
@@ -64,40 +71,58 @@ class FaustDeadLetters:
     metrics: WorkerMetrics
 
     async def send(self, records: list[bytes]) -> None:
-        delay = 0.5
-        while records:
-            failed: list[bytes] = []
-            problem: BaseException | None = None
-            sent: list[tuple[bytes, Awaitable[Any]]] = []
-            for record in records:
+        remaining = list(records)
+
+        def note(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "dead-letter send failed for %d record(s) (%s); consumption paused, "
+                "retrying in %.1fs",
+                len(remaining),
+                exc,
+                wait,
+            )
+
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_NotAcknowledged),
+            wait=wait_exponential(multiplier=0.5, max=30),
+            before_sleep=note,
+            reraise=True,
+        ):
+            with attempt:
                 try:
-                    sent.append((record, await self.topic.send(value=record)))
-                except Exception as exc:  # aiokafka/faust raise many types; all mean "retry"
-                    failed.append(record)
-                    problem = exc
-            for record, acknowledged in sent:
-                try:
-                    # Bounded: an acknowledgement that never comes (a producer wedged by a
-                    # broker restart) must not hold consumption forever; the record is sent
-                    # again (dead letters are at-least-once).
-                    await asyncio.wait_for(acknowledged, DEAD_LETTER_ACK_S)
-                    self.metrics.dead_letters.inc()
-                except Exception as exc:
-                    failed.append(record)
-                    problem = exc
-            records = failed
-            if records:
-                self.metrics.dead_letter_failures.inc(len(records))
-                log.warning(
-                    "dead-letter send failed for %d record(s) (%s: %s); consumption paused, "
-                    "retrying in %.1fs",
-                    len(records),
-                    type(problem).__name__,
-                    problem,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                    remaining = await self._send_once(remaining)
+                except _NotAcknowledged as exc:
+                    remaining = exc.records  # only these are sent again
+                    raise
+
+    async def _send_once(self, records: list[bytes]) -> list[bytes]:
+        """Send every record; [] when all are acknowledged, else raise with those that
+        are not (only they are sent again)."""
+        failed: list[bytes] = []
+        problem: BaseException | None = None
+        sent: list[tuple[bytes, Awaitable[Any]]] = []
+        for record in records:
+            try:
+                sent.append((record, await self.topic.send(value=record)))
+            except Exception as exc:  # aiokafka/faust raise many types; all mean "retry"
+                failed.append(record)
+                problem = exc
+        for record, acknowledged in sent:
+            try:
+                # Bounded: an acknowledgement that never comes (a producer wedged by a broker
+                # restart) must not hold consumption forever; the record is sent again (dead
+                # letters are at-least-once).
+                await asyncio.wait_for(acknowledged, DEAD_LETTER_ACK_S)
+                self.metrics.dead_letters.inc()
+            except Exception as exc:
+                failed.append(record)
+                problem = exc
+        if failed:
+            self.metrics.dead_letter_failures.inc(len(failed))
+            raise _NotAcknowledged(failed, problem)
+        return []
 
 
 @dataclass

@@ -33,6 +33,7 @@ from clickhouse_driver.errors import (
     SocketTimeoutError,
     UnexpectedPacketFromServerError,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from projections.projection import (
     FlushRows,
@@ -275,25 +276,33 @@ class OrderedWriter:
 
     async def run(self, what: str, fn: Callable[[], T]) -> T:
         """Blocking store I/O in the writer's thread; transient errors are retried with
-        back-off (0.5 s doubling to 30 s) while consumption waits, others raise."""
-        delay = self.retry_delay_s
+        back-off (0.5 s doubling to 30 s) for as long as it takes, while consumption waits;
+        others raise."""
+
+        def note(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.metrics.write_errors.inc()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "ClickHouse %s failed (%s: %s); consumption paused, retrying in %.1fs",
+                what,
+                type(exc).__name__,
+                first,
+                wait,
+            )
+            self.store.reset()  # a new connection for the next attempt
+
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                return await loop.run_in_executor(self._executor, fn)
-            except TRANSIENT as exc:
-                self.metrics.write_errors.inc()
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                log.warning(
-                    "ClickHouse %s failed (%s: %s); consumption paused, retrying in %.1fs",
-                    what,
-                    type(exc).__name__,
-                    first,
-                    delay,
-                )
-                self.store.reset()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential(multiplier=self.retry_delay_s, max=30),
+            before_sleep=note,
+            reraise=True,
+        ):
+            with attempt:
+                result = await loop.run_in_executor(self._executor, fn)
+        return result
 
     async def _write(self, job: WriteJob) -> None:
         started = time.monotonic()
