@@ -72,6 +72,7 @@ class Outcome(Enum):
     CONFLICT = "conflict"  # an event_id already accepted with other content: dead-lettered
     ALREADY_APPLIED = "already_applied"  # offset at or before the checkpoint: redelivery
     REJECTED = "rejected"  # refused by the contract, or not in its event_id's partition
+    EXCLUDED = "excluded"  # valid, but outside a replay's `--org` (never in a live database)
 
 
 COUNTER_COLUMNS = c.COLUMNS
@@ -90,6 +91,10 @@ class Shift:
     volunteer_id: str = ""
 
 
+# Where every partition's chain starts: a constant, so anyone can recompute it.
+CHAIN_START = hashlib.sha256(b"frontline hash chain v1").digest()
+
+
 @dataclass
 class PartitionState:
     """Everything needed to continue projecting one topic-partition exactly."""
@@ -100,12 +105,25 @@ class PartitionState:
     checkpoint: int = -1  # last offset applied and written; -1: nothing yet
     applied: int = -1  # last offset applied in memory (>= checkpoint)
     messages: int = 0  # offsets applied since the partition's first, whatever their outcome
+    # A replay restricted to one organisation (`frontline replay --org`): the others' events
+    # are seen (so a later copy is still a duplicate or a conflict) but not counted.
+    only_org: str | None = None
+    # The hash chain over the accepted events (docs/audit.md): its head after the last one,
+    # and how many it covers.
+    chain: bytes = CHAIN_START
+    accepted: int = 0
     # Accepted event_ids, as 128-bit ints, with a fingerprint of their content.
     seen: SeenIds = field(default_factory=SeenIds)
     counters: Counters = field(default_factory=Counters)
     shifts: dict[str, Shift] = field(default_factory=dict)
     # Changed since the last flush, in first-change order: deterministic without sorting.
     dirty_shifts: dict[str, None] = field(default_factory=dict)
+
+
+def chain_link(head: bytes, content_hash_hex: str) -> bytes:
+    """The next head of a partition's hash chain: SHA-256 of the previous head and the accepted
+    event's content hash (both as bytes)."""
+    return hashlib.sha256(head + bytes.fromhex(content_hash_hex)).digest()
 
 
 class Projected(NamedTuple):  # a tuple: one per message
@@ -160,6 +178,8 @@ def project(state: PartitionState, msg: Record, in_place: bool = False) -> Proje
             "event_id",
         )
         return _uncounted(msg, Outcome.CONFLICT, conflict, event, digest)
+    if state.only_org is not None and event.org_id != state.only_org:
+        return _uncounted(msg, Outcome.EXCLUDED, None, event, digest)
     # Kept as epoch seconds to the end: clickhouse-driver sends an int to a DateTime column as
     # is, but reads a naive datetime in the server's zone (through pytz, 3 us a row, unless
     # the client's zone is the same): a server and host on +08:00 would shift UTC by 8 h.
@@ -173,6 +193,8 @@ def project(state: PartitionState, msg: Record, in_place: bool = False) -> Proje
     shift_id = ""
     if type(event) in _SHIFT_EVENTS:
         shift_id = _pair_shift(state, event, day, second)
+    state.chain = chain_link(state.chain, digest)
+    state.accepted += 1
     return Projected(
         Outcome.ACCEPTED,
         event=event,
@@ -376,6 +398,8 @@ class FlushRows:
     messages: int  # offsets applied up to `version` (the checkpoint's consistency count)
     counters: Sequence[tuple[object, ...]]
     shifts: Sequence[tuple[object, ...]]
+    chain: bytes = CHAIN_START  # the chain's head after the accepted events up to `version`
+    accepted: int = 0  # how many accepted events the head covers
 
 
 def flush_rows(state: PartitionState) -> FlushRows:
@@ -402,7 +426,16 @@ def flush_rows(state: PartitionState) -> FlushRows:
                 s.volunteer_id,
             )
         )
-    return FlushRows(state.topic, state.partition, v, state.messages, counters, shifts)
+    return FlushRows(
+        state.topic,
+        state.partition,
+        v,
+        state.messages,
+        counters,
+        shifts,
+        state.chain,
+        state.accepted,
+    )
 
 
 def take_flush(state: PartitionState) -> FlushRows:

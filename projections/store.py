@@ -29,7 +29,9 @@ from projections.projection import (
 from projections.seen_ids import SeenIds
 
 CHECKPOINT = """
-SELECT count(), max(version), argMax(messages, version) FROM checkpoints
+SELECT count(), max(version), argMax(messages, version), argMax(head, version),
+       argMax(events, version)
+FROM checkpoints
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
 """
 ALL_CHECKPOINTS = """
@@ -38,11 +40,29 @@ GROUP BY kafka_topic, kafka_partition
 """
 # The fingerprint is the content hash's first 32 bits, as projections.projection.fingerprint reads
 # them (big-endian); reinterpretAsUInt32 reads little-endian, hence the reverse.
+# With the ids a replay restricted to one org saw but did not count (outcome 'excluded').
 SEEN = """
 SELECT DISTINCT event_id, reinterpretAsUInt32(reverse(unhex(substring(content_hash, 1, 8))))
-FROM event_log
-WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offset <= %(version)s
+FROM
+(
+    SELECT event_id, content_hash FROM event_log
+    WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
+      AND kafka_offset <= %(version)s
+    UNION ALL
+    SELECT event_id, content_hash FROM uncounted
+    WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
+      AND kafka_offset <= %(version)s AND outcome = 'excluded'
+)
 """
+CHECKPOINT_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "version",
+    "messages",
+    "events",  # accepted events the chain's head covers (migration 0006)
+    "head",
+    "written_at_ms",
+)
 COUNTERS = f"""
 SELECT dim, day, org_id, member, {", ".join(f"argMax({c}, version)" for c in COUNTER_COLUMNS)}
 FROM counters
@@ -100,12 +120,15 @@ class StateStore:
     def load(self, topic: str, partition: int) -> PartitionState:
         params: dict[str, object] = {"topic": topic, "partition": partition}
         state = PartitionState(topic, partition)
-        written, checkpoint, messages = self.client.execute(CHECKPOINT, params)[0]
+        written, checkpoint, messages, head, accepted = self.client.execute(CHECKPOINT, params)[0]
         if written == 0:
             return state
         state.checkpoint = state.applied = int(checkpoint)
         state.messages = int(messages)
         params["version"] = state.checkpoint
+        if head:  # none for state written before migration 0006: the chain starts there
+            state.chain = bytes.fromhex(head)
+            state.accepted = int(accepted)
         state.seen = SeenIds((uuid.int, int(fp)) for uuid, fp in self.client.execute(SEEN, params))
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
             state.counters.load(dim, day, org, member, tuple(values))
@@ -156,6 +179,9 @@ class StateStore:
         _insert(
             client,
             "checkpoints",
-            ("kafka_topic", "kafka_partition", "version", "messages", "written_at_ms"),
-            [(f.topic, f.partition, f.version, f.messages, now_ms) for f in flushes],
+            CHECKPOINT_COLUMNS,
+            [
+                (f.topic, f.partition, f.version, f.messages, f.accepted, f.chain.hex(), now_ms)
+                for f in flushes
+            ],
         )

@@ -64,6 +64,7 @@ def settings() -> Settings:
 
 
 # Subcommand modules register themselves on `main`.
+from streams.cli import audit as _audit  # noqa: E402,F401
 from streams.cli import config as _config  # noqa: E402,F401
 from streams.cli import contract as _contract  # noqa: E402,F401
 from streams.cli import demo as _demo  # noqa: E402,F401

@@ -9,17 +9,20 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import IO
 
 import click
 
 from projections import queries
+from streams.audit.chain import heads_document, read_heads, verify_chains
 from streams.cli import main, settings
-from streams.settings import check_clickhouse_reachable
+from streams.settings import Settings, check_clickhouse_reachable
+from streams.topics import events_topic
 from streams.worker.lag import partition_lag
 from streams.worker.verify import SHOWN, verify
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -28,7 +31,7 @@ def _plain(value: object) -> object:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(_plain(v)) for v in row] for row in rows]
+    cells = [[str(plain(v)) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
@@ -63,13 +66,13 @@ def query(
     )
     if fmt == "json":
         records = [
-            {c: _plain(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
+            {c: plain(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
         ]
         click.echo(json.dumps(records, indent=1, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(result.columns)
-        writer.writerows([[_plain(v) for v in row] for row in result.rows])
+        writer.writerows([[plain(v) for v in row] for row in result.rows])
     else:
         print_table(result.columns, result.rows)
 
@@ -124,10 +127,58 @@ def lag() -> None:
 
 
 @main.command("verify")
-def verify_cmd() -> None:
-    """Check that every offset of the event topic up to each ClickHouse checkpoint was
-    projected (counted, or recorded as not counted and why). Exit 1 on any gap."""
+@click.option("--heads", "show_heads", is_flag=True, help="print the chain heads as JSON, to keep")
+@click.option(
+    "--against",
+    type=click.File("r"),
+    help="also check the chain against heads kept earlier (the output of --heads)",
+)
+@click.option(
+    "--history",
+    metavar="TOPIC",
+    help="check a copy of the event topic (a mirror, a restored backup) instead of the topic",
+)
+def verify_cmd(show_heads: bool, against: IO[str] | None, history: str | None) -> None:
+    """Check the projection against the event history: every offset up to each ClickHouse
+    checkpoint was projected (counted, or recorded as not counted and why), and each
+    partition's hash chain, recomputed from Kafka, equals the stored one (and the kept heads
+    with --against). Reports the first divergence with its coordinates; exit 1 on any."""
     s = settings()
+    if show_heads:
+        click.echo(json.dumps(heads_document(s), indent=1))
+        return
+    kept = read_heads(against.read()) if against is not None else None
+    problems = 0
+    if history is None:
+        problems += _verify_offsets(s)
+    checks = verify_chains(
+        s,
+        history,
+        kept,
+        progress=lambda c: click.echo(
+            f"chain {c.partition}: {'ok' if c.ok else 'DIVERGES'} ({c.events:,} events)", err=True
+        ),
+    )
+    print_table(
+        ["partition", "events", "head", "first divergence"],
+        [(c.partition, c.events, c.head[:16] or "-", c.problem or "-") for c in checks],
+    )
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        first = bad[0]
+        click.echo(
+            f"frontline: the history of {history or events_topic(s)} differs from what was "
+            f"counted in {len(bad)} partition(s); first: partition {first.partition}, offset "
+            f"{first.offset}: {first.problem}",
+            err=True,
+        )
+    if bad or problems:
+        sys.exit(1)
+    click.echo(f"verified: the hash chains of {len(checks)} partitions")
+
+
+def _verify_offsets(s: Settings) -> int:
+    """The offsets check; how many partitions have a gap."""
     checks = verify(s, progress=lambda line: click.echo(line, err=True))
     print_table(
         [
@@ -158,8 +209,9 @@ def verify_cmd() -> None:
         click.echo(
             f"frontline: {missing:,} offsets up to the checkpoints were never projected in "
             f"{len(bad)} partition(s). Their events are not counted: rebuild the projection "
-            "(a worker on a new database replays the topic) and report the worker's log.",
+            "(`frontline replay`, then `frontline audit --swap`) and report the worker's log.",
             err=True,
         )
-        sys.exit(1)
-    click.echo(f"verified: every offset up to the checkpoints of {len(checks)} partitions")
+    else:
+        click.echo(f"verified: every offset up to the checkpoints of {len(checks)} partitions")
+    return len(bad)

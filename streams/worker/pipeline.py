@@ -102,6 +102,7 @@ class BatchStats:
     conflicts: int = 0
     redelivered: int = 0
     rejected: int = 0
+    excluded: int = 0  # a replay's --org left them out
 
     def add(self, other: BatchStats) -> None:
         self.accepted += other.accepted
@@ -109,6 +110,7 @@ class BatchStats:
         self.conflicts += other.conflicts
         self.redelivered += other.redelivered
         self.rejected += other.rejected
+        self.excluded += other.excluded
 
     def by_outcome(self) -> dict[str, int]:
         return {
@@ -117,6 +119,7 @@ class BatchStats:
             "conflict": self.conflicts,
             "rejected": self.rejected,
             "redelivered": self.redelivered,
+            "excluded": self.excluded,
         }
 
 
@@ -141,7 +144,7 @@ def project_batch(
     """Project every message into its partition's state (which must be loaded)."""
     out = ProjectedBatch()
     log_rows, uncounted_rows, touched = out.log_rows, out.uncounted_rows, out.touched
-    accepted = redelivered = duplicates = conflicts = rejected = 0
+    accepted = redelivered = duplicates = conflicts = rejected = excluded = 0
     for msg, routed in zip(messages, keys_in_place(messages, partitions), strict=True):
         tp = (msg.topic, msg.partition)
         state = states[tp]
@@ -160,6 +163,9 @@ def project_batch(
         uncounted_rows.append(result.uncounted_row)  # type: ignore[arg-type]  # set here
         if outcome is Outcome.DUPLICATE:
             duplicates += 1
+            continue
+        if outcome is Outcome.EXCLUDED:
+            excluded += 1
             continue
         if outcome is Outcome.CONFLICT:
             conflicts += 1
@@ -183,7 +189,7 @@ def project_batch(
                 },
             )
         )
-    out.stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected)
+    out.stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected, excluded)
     return out
 
 

@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from projections.database import drop_database
+from streams.settings import Settings
+from tests.integration.harness import emit_campaign, start_worker, stop, wait_caught_up
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def rebuilt(isolated: Settings) -> Iterator[Settings]:
+    """The settings of the test's replay database (dropped afterwards)."""
+    name = isolated.clickhouse_database + "_replay"
+    replay = isolated.model_copy(update={"clickhouse_database": name})
+    drop_database(replay.clickhouse)
+    try:
+        yield replay
+    finally:
+        drop_database(replay.clickhouse)
+
+
+@pytest.fixture
+def live(isolated: Settings, tmp_path: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+    """A campaign emitted and projected by a live worker that keeps running."""
+    expected = emit_campaign(isolated, tmp_path, seed=11)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    try:
+        wait_caught_up(isolated, [worker], log)
+        yield expected, log
+    finally:
+        stop(worker)

@@ -18,6 +18,7 @@ from streams.settings import Settings
 from streams.worker.lag import partition_lag
 
 ROOT = Path(__file__).resolve().parents[2]
+SCALE = "0.002"  # ~11.5k lines: every fault kind, a few seconds of catch-up
 
 
 def env_of(settings: Settings, **extra: str) -> dict[str, str]:
@@ -119,3 +120,32 @@ def assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
     assert len(got_daily) == len(want_daily)
     for got_row, want_row in zip(got_daily, want_daily, strict=True):
         assert got_row == want_row
+
+
+def emit_campaign(
+    settings: Settings, tmp_path: Path, seed: int, scale: str = SCALE
+) -> dict[str, Any]:
+    """Simulate a campaign, migrate, create the topics and emit it; the simulator's expected
+    counts."""
+    out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
+    sim = frontline(
+        settings,
+        "simulate",
+        "--scale",
+        scale,
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--expect",
+        str(expect),
+    )
+    assert sim.returncode == 0, sim.stderr
+    migrated = frontline(settings, "migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    ensure = frontline(settings, "topics", "ensure")
+    assert ensure.returncode == 0, ensure.stdout + ensure.stderr
+    emit = frontline(settings, "emit", str(out), "--allow-rejects", "--quiet")
+    assert emit.returncode == 0, emit.stdout + emit.stderr
+    expected: dict[str, Any] = json.loads(expect.read_text())
+    return expected

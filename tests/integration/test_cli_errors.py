@@ -39,6 +39,11 @@ COMMANDS = {
     "verify": ["verify"],
     "query": ["query", "totals"],
     "query-daily": ["query", "daily_by_org", "--format", "csv"],
+    "replay": ["replay", "--into", "{replay_db}", "--quiet"],
+    "audit": ["audit", "--rebuilt", "{replay_db}"],
+    "export": ["export", "--from", "2022-03-01", "--to", "2022-03-02", "--out", "{out}"],
+    "trace": ["trace", "--org", "org-0001", "--day", "2022-03-17", "--metric", "calls"],
+    "verify-heads": ["verify", "--heads"],
 }
 EXIT_CODES = {0, 1, 2, 3}
 
@@ -59,18 +64,21 @@ def _broken(settings: Settings, failure: str) -> Settings:
 
 
 # What fails in each case; the rest must still end with a documented code and no traceback.
+# (`audit` always: the case has no rebuilt database.)
 FAILS = {
     "clickhouse_stopped": {"migrate", "migrate-status", "check", "worker", "lag", "verify",
-                           "query", "query-daily"},
+                           "query", "query-daily", "replay", "audit", "export", "trace",
+                           "verify-heads"},
     "kafka_stopped": {"check", "topics-ensure", "topics-describe", "emit", "worker", "lag",
-                      "verify"},
+                      "verify", "replay", "audit"},
     "wrong_password": {"migrate", "migrate-status", "check", "worker", "lag", "verify", "query",
-                       "query-daily"},
+                       "query-daily", "replay", "audit", "export", "trace", "verify-heads"},
     "wrong_database": {"migrate", "migrate-status", "worker", "lag", "verify", "query",
-                       "query-daily"},
-    "nothing_migrated": {"lag", "verify", "query", "query-daily"},
+                       "query-daily", "audit", "export", "trace", "verify-heads"},
+    "nothing_migrated": {"lag", "verify", "query", "query-daily", "audit", "export", "trace",
+                         "verify-heads"},
 }  # fmt: skip
-NAMES_A_FIX = re.compile(r"FRONTLINE_[A-Z_]+|`frontline [a-z -]+`|frontline migrate|deploy/stack")
+NAMES_A_FIX = re.compile(r"FRONTLINE_[A-Z_]+|`frontline [a-z][^`]*`|frontline migrate|deploy/stack")
 
 
 def _case(
@@ -81,7 +89,12 @@ def _case(
     broken = _broken(isolated, failure).model_copy(update={"startup_timeout": 2.0})
     source = tmp_path / "one.jsonl"
     source.write_text(json.dumps(event()) + "\n")
-    return [a.replace("{file}", str(source)) for a in COMMANDS[command]], broken
+    values = {
+        "{file}": str(source),
+        "{replay_db}": isolated.clickhouse_database + "_replay",
+        "{out}": str(tmp_path / "export"),
+    }
+    return [values.get(a, a) for a in COMMANDS[command]], broken
 
 
 def _check(command: str, failure: str, code: int, stderr: str) -> None:
@@ -98,7 +111,7 @@ def _check(command: str, failure: str, code: int, stderr: str) -> None:
 @pytest.mark.parametrize("failure", FAILURES)
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_one_line_and_a_documented_exit_code(
-    isolated: Settings, tmp_path: Path, command: str, failure: str
+    isolated: Settings, rebuilt: Settings, tmp_path: Path, command: str, failure: str
 ) -> None:
     if command == "worker" and command not in FAILS[failure]:
         pytest.skip("the worker starts and runs: nothing to fail")

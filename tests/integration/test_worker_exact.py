@@ -8,53 +8,25 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
 from projections import queries
-from projections.database import create_database, drop_database
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from streams.worker.lag import partition_lag
 from tests.integration.harness import (
     assert_counts_exact,
+    emit_campaign,
     frontline,
     start_worker,
     stop,
     wait_caught_up,
     wait_until_progress,
 )
-
-SCALE = "0.002"  # ~11.5k lines: every fault kind, a few seconds of catch-up
-
-
-def _campaign(settings: Settings, tmp_path: Path, seed: int) -> dict[str, Any]:
-    out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
-    sim = frontline(
-        settings,
-        "simulate",
-        "--scale",
-        SCALE,
-        "--seed",
-        str(seed),
-        "--out",
-        str(out),
-        "--expect",
-        str(expect),
-    )
-    assert sim.returncode == 0, sim.stderr
-    migrated = frontline(settings, "migrate")
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    ensure = frontline(settings, "topics", "ensure")
-    assert ensure.returncode == 0, ensure.stdout + ensure.stderr
-    emit = frontline(settings, "emit", str(out), "--allow-rejects", "--quiet")
-    assert emit.returncode == 0, emit.stdout + emit.stderr
-    expected: dict[str, Any] = json.loads(expect.read_text())
-    return expected
 
 
 def _wait_for_members(settings: Settings, count: int, timeout: float = 90) -> None:
@@ -88,7 +60,7 @@ def _dead_letter_codes(settings: Settings) -> dict[str, int]:
 
 
 def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) -> None:
-    expected = _campaign(isolated, tmp_path, seed=5)
+    expected = emit_campaign(isolated, tmp_path, seed=5)
     log = tmp_path / "worker.log"
     worker = start_worker(isolated, log)
     try:
@@ -113,46 +85,8 @@ def _assert_commits_follow_checkpoints(settings: Settings, timeout: float = 15) 
         time.sleep(0.5)
 
 
-def test_replay_into_an_empty_database_gives_the_same_rows(
-    isolated: Settings, tmp_path: Path
-) -> None:
-    expected = _campaign(isolated, tmp_path, seed=9)
-    log = tmp_path / "worker.log"
-    live = start_worker(isolated, log)
-    replay = isolated.model_copy(
-        update={"clickhouse_database": isolated.clickhouse_database + "_replay"}
-    )
-    create_database(replay.clickhouse)
-    try:
-        wait_caught_up(isolated, [live], log)
-        # The live worker keeps running: the rebuild is a consumer group of its own.
-        assert frontline(replay, "migrate").returncode == 0
-        rebuilt = start_worker(replay, log)
-        try:
-            wait_caught_up(replay, [rebuilt, live], log)
-        finally:
-            stop(rebuilt)
-        assert_counts_exact(replay, expected)
-        # open_for_s is left out: it is measured against now(), which moves between queries.
-        shift_columns = "shift_id, day, org_id, checked_in_at, checked_out_at, status, service_s"
-        for view, columns in (
-            ("totals", "*"),
-            ("daily_by_org", "*"),
-            ("counters_current", "*"),
-            ("shifts_current", shift_columns),
-        ):
-            order = columns if columns != "*" else "tuple(*)"
-            ordered = f"SELECT {columns} FROM {view} ORDER BY {order}"
-            assert replay.clickhouse.client().execute(
-                ordered
-            ) == isolated.clickhouse.client().execute(ordered), f"{view} differs after replay"
-    finally:
-        stop(live)
-        drop_database(replay.clickhouse)
-
-
 def test_kill_9_mid_catch_up_then_restart_is_exact(isolated: Settings, tmp_path: Path) -> None:
-    expected = _campaign(isolated, tmp_path, seed=6)
+    expected = emit_campaign(isolated, tmp_path, seed=6)
     log = tmp_path / "worker.log"
     # Small batches written in groups of four: the kill lands among grouped writes.
     worker = start_worker(isolated, log, "--batch", "500", "--write-max", "2000")
@@ -170,7 +104,7 @@ def test_kill_9_mid_catch_up_then_restart_is_exact(isolated: Settings, tmp_path:
 
 
 def test_two_workers_then_one_stopped_is_exact(isolated: Settings, tmp_path: Path) -> None:
-    expected = _campaign(isolated, tmp_path, seed=7)
+    expected = emit_campaign(isolated, tmp_path, seed=7)
     log = tmp_path / "workers.log"
     first = start_worker(isolated, log, "--batch", "500")
     second = start_worker(isolated, log, "--batch", "500")
@@ -200,7 +134,7 @@ def test_views_answer_for_the_read_only_user(
 def test_clickhouse_refusing_writes_pauses_then_resumes_exact(
     isolated: Settings, tmp_path: Path
 ) -> None:
-    expected = _campaign(isolated, tmp_path, seed=8)
+    expected = emit_campaign(isolated, tmp_path, seed=8)
     log = tmp_path / "worker.log"
     worker = start_worker(isolated, log, "--batch", "500")
     client = isolated.clickhouse.client()

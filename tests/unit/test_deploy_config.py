@@ -98,7 +98,8 @@ def test_compose_worker_runs_an_existing_command() -> None:
 
 def test_the_layout_keeps_its_import_rules() -> None:
     """events imports nothing of ours; projections only events; ingest and worker not each
-    other; nothing but the CLI (and tests) imports the CLI."""
+    other; audit builds on the worker, never the reverse; nothing but the CLI (and tests)
+    imports the CLI."""
     import ast
 
     def imports(path: Path) -> set[str]:
@@ -114,7 +115,8 @@ def test_the_layout_keeps_its_import_rules() -> None:
         "events": ("projections", "streams"),
         "projections": ("streams",),
         "streams/ingest": ("streams.worker", "streams.cli"),
-        "streams/worker": ("streams.ingest", "streams.cli"),
+        "streams/worker": ("streams.ingest", "streams.audit", "streams.cli"),
+        "streams/audit": ("streams.ingest", "streams.cli"),
     }
     for folder, forbidden in rules.items():
         for path in (ROOT / folder).rglob("*.py"):

@@ -1,0 +1,223 @@
+"""What `frontline audit` compares between two Frontline databases, and the SQL it runs.
+
+Two kinds of things are compared:
+
+- the projection tables, as state (what a worker would load: the newest version of each row,
+  without the writer's clock), row by row. They are big (event_log has a row per event), so
+  each side is first summarised in ClickHouse, per bucket of keys (a count and a sum of row
+  hashes), and only the buckets that differ are read and compared in Python;
+- the public views and named queries, whose results are small, read whole from each side.
+
+The SQL is built here from these declarations, never from user input; database names are
+checked identifiers (projections.connection.DATABASE_NAME).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from projections.columns import COUNTERS
+
+BUCKETS = 1024
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A projection table as state: `source` is a FROM clause with `{db}`."""
+
+    name: str
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+    source: str
+
+    def summary_sql(self, db: str) -> str:
+        """Per bucket: rows and a sum of row hashes (UInt64 sums wrap: order-free and exact
+        enough to tell two sets apart)."""
+        return (
+            f"SELECT {self._bucket()} AS bucket, count(), sum(cityHash64({self._as_text()})) "
+            f"FROM {self.source.format(db=f'`{db}`')} GROUP BY bucket"
+        )
+
+    def rows_sql(self, db: str) -> str:
+        """Every row of some buckets (parameter `buckets`)."""
+        return (
+            f"SELECT {self._columns()} FROM {self.source.format(db=f'`{db}`')} "
+            f"WHERE {self._bucket()} IN %(buckets)s"
+        )
+
+    def _bucket(self) -> str:
+        # modulo(), not %: the driver binds %(name)s parameters in the same text.
+        keys = ", ".join(f"toString({c})" for c in self.key)
+        return f"modulo(cityHash64({keys}), {BUCKETS})"
+
+    def _as_text(self) -> str:
+        # 18.16's cityHash64 takes no UUID: every column is hashed as its text.
+        return ", ".join(f"toString({c})" for c in (*self.key, *self.values))
+
+    def _columns(self) -> str:
+        return ", ".join((*self.key, *self.values))
+
+
+_STATE = ", ".join(f"argMax({c}, version) AS {c}" for c in COUNTERS)
+_SHIFT_STATE = ", ".join(
+    f"argMax({c}, version) AS {c}"
+    for c in (
+        "has_in",
+        "has_out",
+        "checked_in_at",
+        "checked_out_at",
+        "day",
+        "org_id",
+        "team_id",
+        "site_id",
+        "volunteer_id",
+    )
+)
+
+RELATIONS = (
+    Relation(
+        "checkpoints",
+        ("kafka_topic", "kafka_partition"),
+        ("at_version", "messages", "events", "head"),
+        # Not `AS version`: an alias is visible to the other aggregates (current releases
+        # refuse an aggregate inside another; 18.16 substitutes it).
+        "(SELECT kafka_topic, kafka_partition, max(version) AS at_version, "
+        "argMax(messages, version) AS messages, argMax(events, version) AS events, "
+        "argMax(head, version) AS head FROM {db}.checkpoints "
+        "GROUP BY kafka_topic, kafka_partition)",
+    ),
+    Relation(
+        "event_log",
+        ("kafka_topic", "kafka_partition", "kafka_offset"),
+        (
+            "kafka_ts_ms",
+            "event_id",
+            "type",
+            "schema_version",
+            "occurred_at",
+            "day",
+            "org_id",
+            "team_id",
+            "volunteer_id",
+            "site_id",
+            "shift_id",
+            "source",
+            "content_hash",
+        ),
+        "{db}.event_log FINAL",
+    ),
+    Relation(
+        "uncounted",
+        ("kafka_topic", "kafka_partition", "kafka_offset"),
+        ("kafka_ts_ms", "event_id", "outcome", "code", "content_hash"),
+        "{db}.uncounted FINAL",
+    ),
+    Relation(
+        "counters",
+        ("kafka_topic", "kafka_partition", "dim", "day", "org_id", "member"),
+        COUNTERS,
+        f"(SELECT kafka_topic, kafka_partition, dim, day, org_id, member, {_STATE} "
+        "FROM {db}.counters GROUP BY kafka_topic, kafka_partition, dim, day, org_id, member)",
+    ),
+    Relation(
+        "shifts",
+        ("kafka_topic", "kafka_partition", "shift_id"),
+        (
+            "has_in",
+            "has_out",
+            "checked_in_at",
+            "checked_out_at",
+            "day",
+            "org_id",
+            "team_id",
+            "site_id",
+            "volunteer_id",
+        ),
+        f"(SELECT kafka_topic, kafka_partition, shift_id, {_SHIFT_STATE} "
+        "FROM {db}.shifts GROUP BY kafka_topic, kafka_partition, shift_id)",
+    ),
+    Relation(
+        "presence",
+        ("dim", "day", "org_id", "member"),
+        (),
+        "(SELECT DISTINCT dim, day, org_id, member FROM {db}.presence)",
+    ),
+)
+
+# Named queries (projections/queries) compared whole, with the columns that key a row. Left
+# out: event_delay (the writer's clock), and open_shifts' open_hours (the reader's clock).
+QUERY_KEYS: dict[str, tuple[str, ...]] = {
+    "totals": (),
+    "daily_by_org": ("day", "org_id"),
+    "daily_by_team": ("day", "org_id", "team_id"),
+    "daily_by_site": ("day", "org_id", "site_id"),
+    "call_outcomes": ("outcome",),
+    "not_counted": ("outcome", "code"),
+    "open_shifts": ("shift_id",),
+}
+QUERY_IGNORED = {"open_shifts": ("open_hours",)}
+
+# Promoting a rebuild: the tables a worker writes and the views read. 18.16 renames tables one
+# by one (current releases also have EXCHANGE TABLES, atomic); views and the materialized view
+# are recreated by `frontline migrate` in the promoted database.
+SWAPPED_TABLES = (
+    "event_log",
+    "uncounted",
+    "counters",
+    "shifts",
+    "checkpoints",
+    "presence",
+)
+
+# The accepted events an export or a trace selects, by their event_log rows, up to each
+# partition's checkpoint (rows past it belong to a write not yet finished).
+SELECTED_EVENTS = """
+SELECT DISTINCT kafka_partition, kafka_offset, day, type
+FROM event_log
+WHERE kafka_topic = %(topic)s
+  AND day >= %(from_day)s AND day <= %(to_day)s
+  AND (%(org_id)s = '' OR org_id = %(org_id)s)
+  AND (%(type)s = '' OR type = %(type)s)
+ORDER BY kafka_partition, kafka_offset
+"""
+
+# `frontline trace`: one figure of daily_by_org (the column is one of columns.DAILY_BY_ORG,
+# checked before it is named here) and the rows behind it.
+FIGURE = """
+SELECT {metric} FROM daily_by_org WHERE day = %(day)s AND org_id = %(org_id)s
+"""
+TRACE_EVENTS = """
+SELECT DISTINCT kafka_partition, kafka_offset, kafka_ts_ms, event_id, type, occurred_at,
+       team_id, volunteer_id, shift_id
+FROM event_log
+WHERE kafka_topic = %(topic)s AND day = %(day)s AND org_id = %(org_id)s
+  AND (%(all_types)s = 1 OR type IN %(types)s)
+ORDER BY occurred_at, kafka_partition, kafka_offset
+"""
+TRACE_SHIFTS = """
+SELECT shift_id, status, service_s
+FROM shifts_current
+WHERE day = %(day)s AND org_id = %(org_id)s AND status != 'orphan_checkout'
+ORDER BY shift_id
+"""
+SHIFT_EVENTS = """
+SELECT DISTINCT kafka_partition, kafka_offset, kafka_ts_ms, event_id, type, occurred_at,
+       team_id, volunteer_id, shift_id
+FROM event_log
+WHERE kafka_topic = %(topic)s AND shift_id IN %(shifts)s
+  AND type IN ('volunteer.checked_in', 'volunteer.checked_out')
+ORDER BY shift_id, occurred_at, kafka_partition, kafka_offset
+"""
+
+# The hash chain (migration 0006): a partition's accepted events up to its checkpoint, and the
+# head stored with the checkpoint.
+ACCEPTED = """
+SELECT DISTINCT kafka_offset, content_hash FROM event_log
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
+  AND kafka_offset <= %(checkpoint)s
+ORDER BY kafka_offset
+"""
+HEAD_AT = """
+SELECT any(events), any(head) FROM checkpoints
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version = %(checkpoint)s
+"""

@@ -1,0 +1,159 @@
+"""Reading chosen messages back from the event topic: the events behind rows of event_log.
+
+ClickHouse knows which offsets hold the events an auditor asks for (a day, an org, a type);
+Kafka holds their content. Each partition is read once, from its first wanted offset to its
+last, with aiokafka's batch fetch (no group: nobody's position moves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.kafka_security import aiokafka_options
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class Message:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes
+
+
+class MissingFromKafkaError(Exception):
+    """Offsets event_log holds that Kafka no longer has (retention, or a rewritten topic)."""
+
+
+def read_offsets(
+    settings: Settings,
+    topic: str,
+    wanted: Mapping[int, Sequence[int]],
+    on_message: Callable[[Message], None],
+    batch_max: int = 10_000,
+) -> None:
+    """Call `on_message` for every wanted offset (per partition, sorted ascending), in offset
+    order within each partition. Raises MissingFromKafkaError for offsets Kafka lacks."""
+    asyncio.run(_read(settings, topic, wanted, on_message, batch_max))
+
+
+async def _read(
+    settings: Settings,
+    topic: str,
+    wanted: Mapping[int, Sequence[int]],
+    on_message: Callable[[Message], None],
+    batch_max: int,
+) -> None:
+    todo = {p: offsets for p, offsets in wanted.items() if offsets}
+    if not todo:
+        return
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **aiokafka_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a wanted offset before the log start: seen as missing
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = {TopicPartition(topic, p): offsets for p, offsets in todo.items()}
+        consumer.assign(list(tps))
+        ends = await consumer.end_offsets(list(tps))
+        # Per partition: the next wanted offset's index, and the set for membership.
+        cursor = {tp: 0 for tp in tps}
+        for tp, offsets in tps.items():
+            if offsets[-1] >= ends[tp]:
+                raise MissingFromKafkaError(
+                    f"{topic}[{tp.partition}] ends at {ends[tp]}, before offset {offsets[-1]}"
+                )
+            consumer.seek(tp, offsets[0])
+        remaining = set(tps)
+        while remaining:
+            got = await consumer.getmany(timeout_ms=2000, max_records=batch_max)
+            if not got:
+                for tp in remaining:
+                    if await consumer.position(tp) >= ends[tp]:
+                        raise MissingFromKafkaError(
+                            f"{topic}[{tp.partition}] offset {tps[tp][cursor[tp]]} is not in "
+                            "Kafka (deleted by retention, or the topic was rewritten)"
+                        )
+                continue
+            for tp, records in got.items():
+                if tp not in remaining:
+                    continue
+                offsets, i = tps[tp], cursor[tp]
+                for r in records:
+                    if i < len(offsets) and offsets[i] < r.offset:
+                        raise MissingFromKafkaError(
+                            f"{topic}[{tp.partition}] offset {offsets[i]} is not in Kafka "
+                            "(deleted by retention, or the topic was rewritten)"
+                        )
+                    if i < len(offsets) and offsets[i] == r.offset:
+                        on_message(Message(tp.partition, r.offset, r.timestamp, r.value or b""))
+                        i += 1
+                    if i == len(offsets):
+                        break
+                cursor[tp] = i
+                if i == len(offsets):
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+    finally:
+        await consumer.stop()
+
+
+def read_range(
+    settings: Settings,
+    topic: str,
+    partition: int,
+    first: int,
+    last: int,
+    on_message: Callable[[Message], bool],
+    batch_max: int = 10_000,
+) -> None:
+    """Call `on_message` for every message of one partition from `first` to `last` (both
+    included, as far as Kafka holds them), in order, until it returns False."""
+    asyncio.run(_read_range(settings, topic, partition, first, last, on_message, batch_max))
+
+
+async def _read_range(
+    settings: Settings,
+    topic: str,
+    partition: int,
+    first: int,
+    last: int,
+    on_message: Callable[[Message], bool],
+    batch_max: int,
+) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **aiokafka_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        stop = min(last + 1, end)
+        if first >= stop:
+            return
+        consumer.seek(tp, first)
+        while await consumer.position(tp) < stop:
+            got = await consumer.getmany(tp, timeout_ms=2000, max_records=batch_max)
+            for r in got.get(tp, ()):
+                if r.offset >= stop:
+                    return
+                if not on_message(Message(partition, r.offset, r.timestamp, r.value or b"")):
+                    return
+    finally:
+        await consumer.stop()

@@ -1,0 +1,184 @@
+"""Auditors' replay and audit on the real stack: a replay equals live while the live worker
+runs; an altered live row is reported with its key; a replay killed with -9 resumes exactly; a
+replay of one org counts only that org; a verified rebuild is promoted with --swap."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from projections import queries
+from streams.settings import Settings
+from tests.integration.harness import (
+    ROOT,
+    assert_counts_exact,
+    emit_campaign,
+    env_of,
+    frontline,
+    start_worker,
+    stop,
+    wait_caught_up,
+)
+
+
+def alter_live_counter(settings: Settings) -> tuple[str, str, int]:
+    """A newer version of one org's daily counter with one more sampling assist: (day, org,
+    the new value)."""
+    client = settings.clickhouse.client()
+    row = client.execute(
+        "SELECT kafka_topic, kafka_partition, dim, day, org_id, member, version, events, calls, "
+        "calls_reached, call_s, sampling_assists, disinfected_m2, floors, donations_fen "
+        "FROM counters WHERE dim = 'org' AND sampling_assists > 0 ORDER BY version DESC LIMIT 1"
+    )[0]
+    changed = list(row)
+    changed[6] = row[6] + 1_000_000  # a newer version wins
+    changed[11] = row[11] + 1
+    client.execute(
+        "INSERT INTO counters (kafka_topic, kafka_partition, dim, day, org_id, member, version, "
+        "events, calls, calls_reached, call_s, sampling_assists, disinfected_m2, floors, "
+        "donations_fen) VALUES",
+        [tuple(changed)],
+    )
+    return str(row[3]), str(row[4]), int(changed[11])
+
+
+def test_replay_equals_live_and_audit_reports_an_altered_row(
+    isolated: Settings, rebuilt: Settings, live: tuple[dict[str, Any], Path]
+) -> None:
+    expected, _ = live
+    # The live worker keeps running during the replay.
+    done = frontline(isolated, "replay", "--into", rebuilt.clickhouse_database, "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replay planned" in done.stdout
+    assert "offsets 0 to" in done.stdout
+    assert_counts_exact(rebuilt, expected)
+
+    equal = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database)
+    assert equal.returncode == 0, equal.stdout + equal.stderr
+    assert "every table and view equal" in equal.stdout
+    assert "table event_log" in equal.stdout
+
+    day, org, value = alter_live_counter(isolated)
+    differs = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database)
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+    lines = differs.stdout.splitlines()
+    # The counters table and the views built on it name the key, the column and both values.
+    counters = [x for x in lines if f"org_id={org}" in x and f"day={day}" in x]
+    assert any("sampling_assists" in x and str(value) in x for x in counters), (
+        differs.stdout + differs.stderr
+    )
+    assert any(x.startswith("table counters") and "DIFFERS (1 rows)" in x for x in lines)
+    assert any(x.startswith("view  daily_by_org") and "DIFFERS" in x for x in lines)
+    assert any(x.startswith("view  totals") and "DIFFERS" in x for x in lines)
+    assert any(x.startswith("table event_log") and "equal" in x for x in lines)
+
+
+def test_replay_killed_with_9_resumes_without_double_counting(
+    isolated: Settings, rebuilt: Settings, tmp_path: Path
+) -> None:
+    expected = emit_campaign(isolated, tmp_path, seed=12)
+    into = rebuilt.clickhouse_database
+    command = [sys.executable, "-m", "streams.cli", "replay", "--into", into, "--quiet"]
+    small = ["--batch", "100", "--write-max", "100"]  # many checkpoints: a kill lands mid-way
+    log = tmp_path / "replay.log"
+    with log.open("wb") as out:
+        first = subprocess.Popen(
+            [*command, *small],
+            env={**os.environ, **env_of(isolated)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    total = expected["meta"]["lines"]
+    deadline = time.monotonic() + 120
+    covered = 0
+    while time.monotonic() < deadline and first.poll() is None:
+        try:
+            rows = rebuilt.clickhouse.client().execute(
+                "SELECT sum(v + 1) FROM (SELECT max(version) AS v FROM checkpoints "
+                "GROUP BY kafka_topic, kafka_partition)"
+            )
+            covered = int(rows[0][0] or 0)
+        except Exception:  # the database or table is not created yet
+            covered = 0
+        if covered > 1000:
+            break
+        time.sleep(0.05)
+    stop(first, signal.SIGKILL)
+    assert 1000 < covered < total, f"killed at {covered} of {total}: {log.read_text()[-2000:]}"
+
+    resumed = frontline(isolated, "replay", "--into", into, "--quiet")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming the replay planned" in resumed.stdout
+    assert_counts_exact(rebuilt, expected)
+
+    # Started once more, it has nothing left to do and counts nothing again.
+    again = frontline(isolated, "replay", "--into", into, "--quiet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "replayed 0 messages" in again.stdout
+    assert_counts_exact(rebuilt, expected)
+
+
+def test_replay_of_one_org_counts_only_that_org(
+    isolated: Settings, rebuilt: Settings, live: tuple[dict[str, Any], Path]
+) -> None:
+    into = rebuilt.clickhouse_database
+    refused = frontline(isolated, "replay", "--into", isolated.clickhouse_database)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "is the live database" in refused.stderr
+
+    org = str(queries.run(isolated.dashboard, "daily_by_org").rows[0][1])
+    done = frontline(isolated, "replay", "--into", into, "--org", org, "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "of other orgs" in done.stdout
+    want = queries.run(isolated.dashboard, "daily_by_org", org_id=org).rows
+    assert want
+    assert queries.run(rebuilt.dashboard, "daily_by_org").rows == want
+
+    # The same database with other options is another replay: refused, nothing changed.
+    other = frontline(isolated, "replay", "--into", into, "--quiet")
+    assert other.returncode == 2, other.stdout + other.stderr
+    assert "holds a replay with other" in other.stderr
+
+
+def test_swap_promotes_a_rebuild_and_the_worker_resumes_on_it(
+    isolated: Settings, rebuilt: Settings, tmp_path: Path
+) -> None:
+    expected = emit_campaign(isolated, tmp_path, seed=13)
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    try:
+        wait_caught_up(isolated, [worker], log)
+        done = frontline(isolated, "replay", "--into", rebuilt.clickhouse_database, "--quiet")
+        assert done.returncode == 0, done.stdout + done.stderr
+        alter_live_counter(isolated)  # the live projection goes wrong
+        running = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database, "--swap")
+        assert running.returncode == 2, running.stdout + running.stderr
+        assert "running" in running.stderr
+    finally:
+        stop(worker)
+    deadline = time.monotonic() + 30
+    while True:  # the group empties once the stopped member has left
+        swapped = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database, "--swap")
+        if swapped.returncode != 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert swapped.returncode == 0, swapped.stdout + swapped.stderr
+    assert_counts_exact(isolated, expected)
+    # The replaced projection is kept in the other database, where the audit now finds the
+    # altered row.
+    differs = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database)
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+
+    worker = start_worker(isolated, log)
+    try:
+        wait_caught_up(isolated, [worker], log)
+        assert_counts_exact(isolated, expected)
+    finally:
+        stop(worker)
