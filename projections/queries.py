@@ -39,6 +39,16 @@ def sql(name: str) -> str:
     return path.read_text()
 
 
+def params(
+    org_id: str = "",
+    from_day: date = FIRST_DAY,
+    to_day: date = LAST_DAY,
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """The parameters every named query takes (defaults: all orgs, all days)."""
+    return {"org_id": org_id, "from_day": from_day, "to_day": to_day, **(extra or {})}
+
+
 def run(
     target: ClickHouseTarget,
     name: str,
@@ -48,11 +58,6 @@ def run(
     to_day: date = LAST_DAY,
     extra: dict[str, object] | None = None,
 ) -> Result:
-    params: dict[str, object] = {
-        "org_id": org_id,
-        "from_day": from_day,
-        "to_day": to_day,
-        **(extra or {}),
-    }
-    rows, types = target.client().execute(sql(name), params, with_column_types=True)
+    bound = params(org_id, from_day, to_day, extra)
+    rows, types = target.client().execute(sql(name), bound, with_column_types=True)
     return Result([c for c, _ in types], [tuple(r) for r in rows])

@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from projections import queries
-from projections.audit import QUERY_IGNORED, QUERY_KEYS, RELATIONS, Relation
+from projections.audit import (
+    QUERY_IGNORED,
+    QUERY_KEYS,
+    RELATIONS,
+    Relation,
+    query_summary_sql,
+)
 from projections.connection import ClickHouseTarget
 from projections.database import list_databases
 from streams.settings import ConfigError
@@ -52,10 +58,11 @@ def _diff_rows(
     comparison: Comparison, live: Sequence[Row], rebuilt: Sequence[Row], key_len: int
 ) -> None:
     def by_key(rows: Sequence[Row]) -> dict[Row, list[Row]]:
-        out: dict[Row, list[Row]] = {}
+        # As sets: the same row twice (a retried insert, not merged yet) is the same state.
+        out: dict[Row, set[Row]] = {}
         for row in rows:
-            out.setdefault(tuple(row[:key_len]), []).append(tuple(row[key_len:]))
-        return out
+            out.setdefault(tuple(row[:key_len]), set()).add(tuple(row[key_len:]))
+        return {key: sorted(values, key=repr) for key, values in out.items()}
 
     left, right = by_key(live), by_key(rebuilt)
     for key in sorted(left.keys() | right.keys(), key=repr):
@@ -92,15 +99,27 @@ def compare_relation(
 
 
 def compare_query(target: ClickHouseTarget, name: str, live: str, rebuilt: str) -> Comparison:
-    results = [queries.run(target.with_database(db), name) for db in (live, rebuilt)]
     ignored = QUERY_IGNORED.get(name, ())
-    keep = [i for i, c in enumerate(results[0].columns) if c not in ignored]
-    columns = [results[0].columns[i] for i in keep]
     key = QUERY_KEYS[name]
-    order = [columns.index(c) for c in key] + [i for i, c in enumerate(columns) if c not in key]
-    shaped = [[tuple(row[keep[i]] for i in order) for row in result.rows] for result in results]
-    values = tuple(c for c in columns if c not in key)
-    comparison = Comparison(name, "view", values, key, rows=len(shaped[0]))
+    comparison = Comparison(name, "view", (), key)
+    if not ignored:  # summarised in ClickHouse first; read whole only if they differ
+        summaries = []
+        for db in (live, rebuilt):
+            client = target.with_database(db).client()
+            try:
+                sql = query_summary_sql(queries.sql(name))
+                summaries.append(client.execute(sql, queries.params())[0])
+            finally:
+                client.disconnect()
+        comparison.rows = int(summaries[0][0])
+        if summaries[0] == summaries[1]:
+            return comparison
+    results = [queries.run(target.with_database(db), name) for db in (live, rebuilt)]
+    columns = [c for c in results[0].columns if c not in ignored]
+    comparison.columns = tuple(c for c in columns if c not in key)
+    comparison.rows = len(results[0].rows)
+    keep = [results[0].columns.index(c) for c in (*key, *comparison.columns)]
+    shaped = [[tuple(row[i] for i in keep) for row in result.rows] for result in results]
     _diff_rows(comparison, shaped[0], shaped[1], len(key))
     return comparison
 

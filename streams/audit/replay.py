@@ -35,7 +35,7 @@ from projections.store import StateStore
 from streams.kafka_security import aiokafka_options, kafka_python_options
 from streams.settings import ENV, ConfigError, Settings, check_kafka_reachable
 from streams.topics import events_topic
-from streams.worker.pipeline import BatchStats, Pipeline
+from streams.worker.pipeline import BatchStats, Pipeline, tune_gc
 
 DATABASE_ACCESS_DENIED = 291  # ClickHouse's code, as in streams.cli.errors
 
@@ -181,6 +181,7 @@ def replay(
 ) -> ReplayResult:
     """Run (or resume) a replay to the end of its plan."""
     into, plan = prepare_replay(settings, request)
+    tune_gc()  # the worker's collector thresholds: the same work, the same garbage
     started = time.monotonic()
     result = asyncio.run(
         _run(settings, into, plan, progress or _Silent(), on_plan, batch_max, write_max)

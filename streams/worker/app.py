@@ -10,7 +10,6 @@ a partition's checkpoint is recognised and skipped, so exactness never depends o
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import tempfile
 import time
@@ -33,7 +32,7 @@ from streams.metrics import WorkerMetrics, serve_metrics
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from streams.worker.fetcher import TP, BatchFetcher
-from streams.worker.pipeline import BatchLostError, Pipeline
+from streams.worker.pipeline import BatchLostError, Pipeline, tune_gc
 
 log = logging.getLogger("frontline.worker")
 
@@ -41,18 +40,6 @@ __all__ = ["BatchLostError", "FaustDeadLetters", "Pipeline", "create_worker_app"
 
 # How long a dead letter may wait for Kafka's acknowledgement before it is sent again.
 DEAD_LETTER_ACK_S = 30.0
-
-# Python's default (700, 10, 10) ran a young collection every ~100 events and a full one every
-# ~20,000; those walked ~1.5 M objects (recent event ids, the presence cache of the time,
-# fetched batches) and took 11 s of a 60 s catch-up. A batch's objects die by reference count,
-# not by cycles, so collecting a hundred times less often loses nothing: 18,754 -> 22,112
-# events/s at scale 0.2.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def tune_gc() -> None:
-    """Collect cyclic garbage less often (GC_THRESHOLDS); for the worker process only."""
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class _NotAcknowledged(Exception):  # noqa: N818 - what happened

@@ -11,15 +11,19 @@ from datetime import date
 import pytest
 from chdb import session as chdb_session
 
+from projections import queries
 from projections.audit import (
     ACCEPTED,
     FIGURE,
     HEAD_AT,
+    QUERY_IGNORED,
+    QUERY_KEYS,
     RELATIONS,
     SELECTED_EVENTS,
     SHIFT_EVENTS,
     TRACE_EVENTS,
     TRACE_SHIFTS,
+    query_summary_sql,
 )
 from projections.migrate import LEDGER_DDL, load_migrations
 from streams.audit.compare import Comparison, _diff_rows
@@ -78,6 +82,21 @@ def test_every_relation_summarises_and_only_the_changed_one_differs(
             assert [r[-4] for r in rows_a + rows_b] == ["5", "6"]  # sampling_assists
         else:
             assert a == b, relation.name
+
+
+def test_every_compared_query_is_summarised_and_differs_where_the_counter_does(
+    two: chdb_session.Session,
+) -> None:
+    params = queries.params(extra={"since_ms": 0})
+    for name in QUERY_KEYS:
+        if name in QUERY_IGNORED:  # compared whole, not summarised
+            continue
+        summaries = []
+        for db in ("a", "b"):
+            two.query(f"USE {db}")
+            summaries.append(_rows(two, _bind(query_summary_sql(queries.sql(name)), params)))
+        differs = name in ("totals", "daily_by_org")  # the changed counter is an org one
+        assert (summaries[0] != summaries[1]) == differs, name
 
 
 def test_export_trace_and_chain_queries_run(two: chdb_session.Session) -> None:
