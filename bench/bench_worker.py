@@ -182,7 +182,11 @@ def simulated(s: Settings, scale: float) -> tuple[int, dict[str, Any]]:
 
 
 def catchup(
-    n: int, scale: float | None, reuse: str | None, worker_args: Sequence[str] = ()
+    n: int,
+    scale: float | None,
+    reuse: str | None,
+    worker_args: Sequence[str] = (),
+    keep: bool = False,
 ) -> None:
     tag = "w" + uuid.uuid4().hex[:6]
     s = fresh_settings(tag, reuse)
@@ -233,6 +237,9 @@ def catchup(
         f"CPU yardstick (bench/common.py, lower is faster): {before:.2f} s before, "
         f"{cpu_yardstick():.2f} s after"
     )
+    if keep:  # for bench/bench_audit.py
+        print(f"kept: --prefix {s.topic_prefix} --database {s.clickhouse_database}")
+        return
     drop_database(s.clickhouse)
 
 
@@ -291,6 +298,7 @@ def main() -> None:
     c.add_argument("--events", type=int, default=500_000, help="synthetic, article cardinalities")
     c.add_argument("--simulated", type=float, help="instead: the simulated campaign at this scale")
     c.add_argument("--reuse", metavar="PREFIX", help="with --simulated: topics already filled")
+    c.add_argument("--keep", action="store_true", help="keep the database (bench_audit.py)")
     f = sub.add_parser("freshness")
     f.add_argument("--rate", type=int, default=1000)
     f.add_argument("--seconds", type=int, default=60)
@@ -303,7 +311,7 @@ def main() -> None:
     args = parser.parse_args()
     extra = shlex.split(args.worker_args)
     if args.cmd == "catchup":
-        catchup(args.events, args.simulated, args.reuse, extra)
+        catchup(args.events, args.simulated, args.reuse, extra, args.keep)
     else:
         freshness(args.rate, args.seconds, extra)
 
