@@ -160,8 +160,8 @@ def export(
             progress(done, total)
 
     try:
-        for partition in sorted(chosen):  # one after another: files are reproducible
-            read_offsets(settings, topic, {partition: sorted(chosen[partition])}, write)
+        # Partition after partition (read_offsets' order): the files are reproducible.
+        read_offsets(settings, topic, {p: sorted(o) for p, o in chosen.items()}, write)
     finally:
         for f in files.values():
             f.handle.close()
