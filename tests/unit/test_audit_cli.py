@@ -1,0 +1,26 @@
+"""The auditors' command-line parsing: times without an offset are the contract's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+import pytest
+
+from streams.cli.audit import Instant
+
+
+def test_a_time_without_offset_is_asia_shanghai() -> None:
+    ms = Instant().convert("2022-04-01T08:00", None, None)
+    assert ms == int(datetime(2022, 4, 1, 0, 0, tzinfo=UTC).timestamp() * 1000)
+    assert Instant().convert("2022-04-01", None, None) == ms - 8 * 3600 * 1000
+
+
+def test_an_explicit_offset_is_kept() -> None:
+    ms = Instant().convert("2022-04-01T00:00:00Z", None, None)
+    assert ms == int(datetime(2022, 4, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_a_wrong_time_names_the_expected_form() -> None:
+    with pytest.raises(click.BadParameter, match="2022-04-01T08:00"):
+        Instant().convert("April 1st", None, None)
