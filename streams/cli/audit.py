@@ -174,6 +174,10 @@ def audit_cmd(live: str | None, rebuilt: str, swap: bool) -> None:
     live_db = s.clickhouse_database
 
     def show(c: Comparison) -> None:
+        if c.derived_from:
+            same = f"equal: the same query over equal {c.derived_from}"
+            click.echo(f"{c.kind:5} {c.name:16} {'':>12}       {same}")
+            return
         state = "equal" if c.equal else f"DIFFERS ({len(c.differences) + c.more:,} rows)"
         click.echo(f"{c.kind:5} {c.name:16} {c.rows:>12,} rows  {state}")
 
