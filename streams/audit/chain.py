@@ -57,7 +57,7 @@ def heads(settings: Settings) -> list[Head]:
     client = settings.dashboard.client()
     out = []
     for (topic, partition), checkpoint in sorted(
-        StateStore(settings.clickhouse).checkpoints().items()
+        StateStore(settings.dashboard).checkpoints().items()
     ):
         params = {"topic": topic, "partition": partition, "checkpoint": checkpoint}
         events, head = client.execute(HEAD_AT, params)[0]
@@ -206,7 +206,7 @@ def verify_chains(
     """Every partition with a checkpoint, from the event topic or the copy `history`."""
     topic = events_topic(settings)
     out = []
-    for (t, partition), checkpoint in sorted(StateStore(settings.clickhouse).checkpoints().items()):
+    for (t, partition), checkpoint in sorted(StateStore(settings.dashboard).checkpoints().items()):
         if t != topic:
             continue
         check = check_partition(

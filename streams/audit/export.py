@@ -119,7 +119,7 @@ def export(
     if request.fmt not in FORMATS:
         raise ValueError(f"format {request.fmt!r}: one of {', '.join(FORMATS)}")
     topic = events_topic(settings)
-    checkpoints = StateStore(settings.clickhouse).checkpoints()
+    checkpoints = StateStore(settings.dashboard).checkpoints()
     rows = settings.dashboard.client().execute(
         SELECTED_EVENTS,
         {

@@ -116,7 +116,7 @@ def trace(settings: Settings, org_id: str, day: date, metric: str) -> Trace:
     if isinstance(figure, Decimal):
         figure = float(figure)
     result = Trace(org_id, day, metric, figure)
-    checkpoints = StateStore(settings.clickhouse).checkpoints()
+    checkpoints = StateStore(settings.dashboard).checkpoints()
     topic = events_topic(settings)
 
     def counted(row: tuple[Any, ...]) -> bool:
