@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from projections.columns import COUNTERS
+from projections.projection import EVENT_LOG_COLUMNS, SHIFT_ROW_COLUMNS, UNCOUNTED_COLUMNS
 
 BUCKETS = 1024
 UUID_COLUMNS = frozenset({"event_id"})
@@ -63,21 +64,16 @@ class Relation:
         return ", ".join((*self.key, *self.values))
 
 
+# The state a worker writes, without what keys it and what only the writer knows (its clock,
+# the versions): the same columns as projections.projection writes, declared there once.
+_LOG_KEY = ("kafka_topic", "kafka_partition", "kafka_offset")
+_NOT_STATE = frozenset({"written_at_ms", "version"})
+_LOG_VALUES = tuple(c for c in EVENT_LOG_COLUMNS if c not in _LOG_KEY and c not in _NOT_STATE)
+_UNCOUNTED_VALUES = tuple(c for c in UNCOUNTED_COLUMNS if c not in _LOG_KEY and c not in _NOT_STATE)
+_SHIFT_KEY = ("kafka_topic", "kafka_partition", "shift_id")
+_SHIFT_VALUES = tuple(c for c in SHIFT_ROW_COLUMNS if c not in _SHIFT_KEY and c not in _NOT_STATE)
 _STATE = ", ".join(f"argMax({c}, version) AS {c}" for c in COUNTERS)
-_SHIFT_STATE = ", ".join(
-    f"argMax({c}, version) AS {c}"
-    for c in (
-        "has_in",
-        "has_out",
-        "checked_in_at",
-        "checked_out_at",
-        "day",
-        "org_id",
-        "team_id",
-        "site_id",
-        "volunteer_id",
-    )
-)
+_SHIFT_STATE = ", ".join(f"argMax({c}, version) AS {c}" for c in _SHIFT_VALUES)
 
 RELATIONS = (
     Relation(
@@ -91,32 +87,8 @@ RELATIONS = (
         "argMax(head, version) AS head FROM {db}.checkpoints "
         "GROUP BY kafka_topic, kafka_partition)",
     ),
-    Relation(
-        "event_log",
-        ("kafka_topic", "kafka_partition", "kafka_offset"),
-        (
-            "kafka_ts_ms",
-            "event_id",
-            "type",
-            "schema_version",
-            "occurred_at",
-            "day",
-            "org_id",
-            "team_id",
-            "volunteer_id",
-            "site_id",
-            "shift_id",
-            "source",
-            "content_hash",
-        ),
-        "{db}.event_log",
-    ),
-    Relation(
-        "uncounted",
-        ("kafka_topic", "kafka_partition", "kafka_offset"),
-        ("kafka_ts_ms", "event_id", "outcome", "code", "content_hash"),
-        "{db}.uncounted",
-    ),
+    Relation("event_log", _LOG_KEY, _LOG_VALUES, "{db}.event_log"),
+    Relation("uncounted", _LOG_KEY, _UNCOUNTED_VALUES, "{db}.uncounted"),
     Relation(
         "counters",
         ("kafka_topic", "kafka_partition", "dim", "day", "org_id", "member"),
@@ -126,18 +98,8 @@ RELATIONS = (
     ),
     Relation(
         "shifts",
-        ("kafka_topic", "kafka_partition", "shift_id"),
-        (
-            "has_in",
-            "has_out",
-            "checked_in_at",
-            "checked_out_at",
-            "day",
-            "org_id",
-            "team_id",
-            "site_id",
-            "volunteer_id",
-        ),
+        _SHIFT_KEY,
+        _SHIFT_VALUES,
         f"(SELECT kafka_topic, kafka_partition, shift_id, {_SHIFT_STATE} "
         "FROM {db}.shifts GROUP BY kafka_topic, kafka_partition, shift_id)",
     ),
