@@ -61,17 +61,9 @@ def kafka_python_options(settings: Settings) -> dict[str, Any]:
 
 
 def aiokafka_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for aiokafka's clients (the worker's fetcher)."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if _sasl(settings):
-        options |= {
-            "sasl_mechanism": settings.kafka_sasl_mechanism,
-            "sasl_plain_username": settings.kafka_username,
-            "sasl_plain_password": settings.kafka_password,
-        }
-    if _tls(settings):
-        options["ssl_context"] = ssl_context(settings)
-    return options
+    """Keyword arguments for aiokafka's clients (the worker's fetcher, audit reads): aiokafka
+    names these settings as kafka-python does."""
+    return kafka_python_options(settings)
 
 
 def faust_credentials(settings: Settings) -> CredentialsT | None:
