@@ -10,14 +10,12 @@ workers load the promoted state and resume from its checkpoints.
 
 from __future__ import annotations
 
-from kafka.admin import KafkaAdminClient
-
 from projections.audit import SWAPPED_TABLES
 from projections.replays import read_plan
 from projections.store import StateStore
-from streams.kafka_security import kafka_python_options
-from streams.settings import ConfigError, Settings, check_kafka_reachable
+from streams.settings import ConfigError, Settings
 from streams.topics import worker_group
+from streams.worker.lag import running_workers
 
 
 def swap(settings: Settings, rebuilt: str) -> str:
@@ -25,19 +23,11 @@ def swap(settings: Settings, rebuilt: str) -> str:
     live = settings.clickhouse_database
     if rebuilt == live:
         raise ConfigError(f"--rebuilt {rebuilt} is the live database; nothing to swap")
-    check_kafka_reachable(settings, timeout=2.0)
-    group = worker_group(settings)
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
-    )
-    try:
-        members = admin.describe_groups([group]).get(group, {}).get("members") or []
-    finally:
-        admin.close()
+    members = running_workers(settings)
     if members:
         raise ConfigError(
-            f"{len(members)} worker(s) of {live} are running (group {group}): stop them, swap, "
-            "then start them again (dashboards keep reading meanwhile)"
+            f"{members} worker(s) of {live} are running (group {worker_group(settings)}): stop "
+            "them, swap, then start them again (dashboards keep reading meanwhile)"
         )
     target = settings.clickhouse.with_database(rebuilt)
     client = target.client()

@@ -86,6 +86,23 @@ def partition_lag(settings: Settings) -> list[PartitionLag]:
     return out
 
 
+def group_members(admin: KafkaAdminClient, group: str) -> int:
+    """How many members the consumer group has right now."""
+    return len(admin.describe_groups([group]).get(group, {}).get("members") or [])
+
+
+def running_workers(settings: Settings) -> int:
+    """Members of this deployment's worker group (0: no worker runs)."""
+    check_kafka_reachable(settings, timeout=2.0)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
+    )
+    try:
+        return group_members(admin, worker_group(settings))
+    finally:
+        admin.close()
+
+
 def align_group_to_checkpoints(settings: Settings) -> str:
     """Start the worker group where ClickHouse says the projection is, not where Kafka says.
 
@@ -104,9 +121,9 @@ def align_group_to_checkpoints(settings: Settings) -> str:
         bootstrap_servers=settings.bootstrap_servers, **kafka_python_options(settings)
     )
     try:
-        members = admin.describe_groups([group]).get(group, {}).get("members") or []
+        members = group_members(admin, group)
         if members:
-            return f"group {group} has {len(members)} active member(s): positions left as they are"
+            return f"group {group} has {members} active member(s): positions left as they are"
         offsets = {
             tp: OffsetAndMetadata(checkpoints.get((tp.topic, tp.partition), -1) + 1, "", -1)
             for tp in _event_partitions(consumer, settings)
