@@ -44,6 +44,21 @@ def read_offsets(
     asyncio.run(_read(settings, topic, wanted, on_message, batch_max))
 
 
+async def _started_reader(settings: Settings) -> AIOKafkaConsumer:
+    """A started consumer outside any group, for reading offsets chosen by the caller."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **aiokafka_options(settings),
+        group_id=None,  # nobody's position moves
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a wanted offset before the log start: seen as missing
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    return consumer
+
+
 # A wanted offset further ahead than this is sought, not read up to.
 SKIP_AHEAD = 2_000
 
@@ -58,16 +73,7 @@ async def _read(
     todo = {p: offsets for p, offsets in sorted(wanted.items()) if offsets}
     if not todo:
         return
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        **aiokafka_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",  # a wanted offset before the log start: seen as missing
-        fetch_max_bytes=16 * 1024 * 1024,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
+    consumer = await _started_reader(settings)
     try:
         tps = [TopicPartition(topic, p) for p in todo]
         ends = await consumer.end_offsets(tps)
@@ -143,16 +149,7 @@ async def _read_range(
     on_message: Callable[[Message], bool],
     batch_max: int,
 ) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        **aiokafka_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_bytes=16 * 1024 * 1024,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
+    consumer = await _started_reader(settings)
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
