@@ -21,6 +21,7 @@ from streams.audit.replay import ReplayRequest, replay
 from streams.audit.swap import swap as swap_tables
 from streams.audit.trace import METRICS, trace
 from streams.cli import main, settings
+from streams.cli.pipeline import batch_option, write_max_option
 from streams.cli.read import plain, print_table
 
 
@@ -79,20 +80,8 @@ def _show_plan(plan: ReplayPlan, resumed: bool) -> None:
 @click.option("--to", "to_ms", type=Instant(), default=0, help="Kafka time it stops before")
 @click.option("--org", "org_id", default="", help="count only this organisation's events")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-@click.option(
-    "--batch",
-    type=click.IntRange(1, 100_000),
-    default=5000,
-    show_default=True,
-    help="max messages per batch, as the worker's",
-)
-@click.option(
-    "--write-max",
-    type=click.IntRange(1, 1_000_000),
-    default=20_000,
-    show_default=True,
-    help="write the rows of consecutive batches together, up to this many messages",
-)
+@batch_option
+@write_max_option
 def replay_cmd(
     into: str, from_ms: int, to_ms: int, org_id: str, quiet: bool, batch: int, write_max: int
 ) -> None:

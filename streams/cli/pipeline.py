@@ -9,6 +9,22 @@ from streams.cli import main, settings
 from streams.logs import logging_config
 from streams.settings import check_clickhouse_reachable
 
+# The pipeline's batch sizes: the worker's, and a replay's (it runs the same pipeline).
+batch_option = click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=5000,
+    show_default=True,
+    help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
+)
+write_max_option = click.option(
+    "--write-max",
+    type=click.IntRange(1, 1_000_000),
+    default=20_000,
+    show_default=True,
+    help="catching up, write the rows of consecutive batches together, up to this many messages",
+)
+
 
 @main.command("migrate")
 @click.option(
@@ -41,21 +57,9 @@ def migrate(show_status: bool) -> None:
 
 
 @main.command("worker")
-@click.option(
-    "--batch",
-    type=click.IntRange(1, 100_000),
-    default=5000,
-    show_default=True,
-    help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
-)
+@batch_option
 @click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
-@click.option(
-    "--write-max",
-    type=click.IntRange(1, 1_000_000),
-    default=20_000,
-    show_default=True,
-    help="catching up, write the rows of consecutive batches together, up to this many messages",
-)
+@write_max_option
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65_535),
