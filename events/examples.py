@@ -8,6 +8,20 @@ from __future__ import annotations
 from typing import Any, Final
 
 EXAMPLES: Final[dict[str, dict[str, Any]]] = {
+    "event.voided": {
+        "event_id": "3f1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f",
+        "type": "event.voided",
+        "schema_version": 1,
+        "occurred_at": "2022-04-02T09:15:00+08:00",
+        "org_id": "org-0042",
+        "team_id": "team-0042-03",
+        "volunteer_id": "vol-000042",
+        "source": "app:web:2.0.1:admin-console",
+        "data": {
+            "voided_event_id": "886313e1-3b8a-4372-9b90-0c9aee199e5d",
+            "reason": "entered twice by mistake",
+        },
+    },
     "disinfection.completed": {
         "event_id": "a8098c1a-f86e-41d4-a4e6-52f0b1c5f2ab",
         "type": "disinfection.completed",

@@ -13,9 +13,19 @@ from __future__ import annotations
 from typing import Final
 from uuid import UUID
 
+from events.types import Event, EventVoided
+
 _SEED: Final = 0x9747B28C
 _M: Final = 0x5BD1E995
 _MASK: Final = 0xFFFFFFFF
+
+
+def routing_id(event: Event) -> UUID:
+    """The id that places an event: its own event_id, except for a void (`event.voided`), which
+    goes where the event it voids is, so that one partition sees both, in one order."""
+    if isinstance(event, EventVoided):
+        return event.data.voided_event_id
+    return event.event_id
 
 
 def event_key(event_id: UUID) -> bytes:

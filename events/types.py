@@ -1,9 +1,11 @@
-"""The six v1 event types and the discriminated union that decodes any of them."""
+"""The v1 event types (six facts and one correction) and the discriminated union that decodes
+any of them."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Final, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -16,6 +18,7 @@ from events.fields import (
     Floors,
     Id,
     PeopleAssisted,
+    Reason,
     Timestamp,
 )
 
@@ -87,6 +90,11 @@ class DonationData(Data):
     donor_kind: DonorKind
 
 
+class VoidData(Data):
+    voided_event_id: UUID
+    reason: Reason
+
+
 class VolunteerCheckedIn(Envelope):
     """A volunteer started a shift: one volunteer service person-time."""
 
@@ -129,13 +137,22 @@ class DonationReceived(Envelope):
     data: DonationData
 
 
+class EventVoided(Envelope):
+    """An earlier event is cancelled: it stays in the history and counts no more. Sent by the
+    organisation that recorded it (org_id, team_id, volunteer_id: who voids)."""
+
+    type: Literal["event.voided"]
+    data: VoidData
+
+
 Event = Annotated[
     VolunteerCheckedIn
     | VolunteerCheckedOut
     | TracingCallRecorded
     | SamplingAssisted
     | DisinfectionCompleted
-    | DonationReceived,
+    | DonationReceived
+    | EventVoided,
     Field(discriminator="type"),
 ]
 
@@ -146,6 +163,7 @@ EventModel = (
     | type[SamplingAssisted]
     | type[DisinfectionCompleted]
     | type[DonationReceived]
+    | type[EventVoided]
 )
 
 EVENT_TYPES: Final[dict[str, EventModel]] = {
@@ -155,6 +173,7 @@ EVENT_TYPES: Final[dict[str, EventModel]] = {
     "sampling.assisted": SamplingAssisted,
     "disinfection.completed": DisinfectionCompleted,
     "donation.received": DonationReceived,
+    "event.voided": EventVoided,
 }
 
 CURRENT_VERSION: Final = 1
@@ -167,6 +186,7 @@ FAMILIES: Final[dict[str, str]] = {
     "sampling.assisted": "sampling",
     "disinfection.completed": "disinfection",
     "donation.received": "donations",
+    "event.voided": "corrections",
 }
 
 

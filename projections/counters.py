@@ -114,10 +114,13 @@ class Counters:
         self._dirty[key] = None
         return at
 
-    def count(self, day_number: int, org: int, team: int, site: int, outcome: str) -> list[int]:
-        """One event: bump its org's, team's and (site >= 0) site's and (if any) call
-        outcome's counters of that day, names given by `indexes`; the offsets of their
-        values, in that order. `bump` four times over, written out: it runs for every event."""
+    def count(
+        self, day_number: int, org: int, team: int, site: int, outcome: str, sign: int = 1
+    ) -> list[int]:
+        """One event (sign -1: one event voided): bump its org's, team's and (site >= 0) site's
+        and (if any) call outcome's counters of that day, names given by `indexes`; the
+        offsets of their values, in that order. `bump` four times over, written out: it runs
+        for every event."""
         prefix = ((day_number << _NAME_BITS) | org) << _ORG_SHIFT
         keys = [prefix | (org << 2) | ORG, prefix | (team << 2) | TEAM]
         if site >= 0:
@@ -131,7 +134,7 @@ class Counters:
             if at is None:
                 at = slot[key] = len(values)
                 values.extend(_ZEROS)
-            values[at] += 1
+            values[at] += sign
             dirty[key] = None
             offsets.append(at)
         return offsets

@@ -23,6 +23,7 @@ from events import (
     DisinfectionCompleted,
     DonationReceived,
     Event,
+    EventVoided,
     Rejected,
     SamplingAssisted,
     TracingCallRecorded,
@@ -31,7 +32,7 @@ from events import (
     decode_at,
     encode,
 )
-from events.routing import event_key, partition_for
+from events.routing import event_key, partition_for, routing_id
 from projections import counters as c
 from projections.counters import Counters
 from projections.seen_ids import SeenIds
@@ -72,6 +73,7 @@ class Outcome(Enum):
     CONFLICT = "conflict"  # an event_id already accepted with other content: dead-lettered
     ALREADY_APPLIED = "already_applied"  # offset at or before the checkpoint: redelivery
     REJECTED = "rejected"  # refused by the contract, or not in its event_id's partition
+    IGNORED = "ignored"  # valid but without effect: a second void of the same event
     EXCLUDED = "excluded"  # valid, but outside a replay's `--org` (never in a live database)
 
 
@@ -112,6 +114,9 @@ class PartitionState:
     # and how many it covers.
     chain: bytes = CHAIN_START
     accepted: int = 0
+    # Events voided in this partition (event_id as int), whether they came before their void or
+    # not: a second void changes nothing, and one that comes later never counts.
+    voided: set[int] = field(default_factory=set)
     # Accepted event_ids, as 128-bit ints, with a fingerprint of their content.
     seen: SeenIds = field(default_factory=SeenIds)
     counters: Counters = field(default_factory=Counters)
@@ -132,6 +137,8 @@ class Projected(NamedTuple):  # a tuple: one per message
     rejection: Rejected | None = None  # why it goes to the dead letters (rejected, conflict)
     log_row: list[object] | None = None  # accepted: its event_log row
     uncounted_row: list[object] | None = None  # otherwise: its `uncounted` row
+    # A void of an event that had counted: that event's presence keys (table presence_voided)
+    voided_presence: list[tuple[object, ...]] | None = None
 
 
 _NO_EVENT_ID = UUID(int=0)

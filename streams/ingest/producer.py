@@ -36,7 +36,7 @@ from kafka.codec import has_lz4
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from events import Event, Rejected, decode, encode
-from events.routing import event_key, partition_for
+from events.routing import event_key, partition_for, routing_id
 from streams import kafka_compat
 from streams.kafka_security import kafka_python_options, unreachable_hint
 from streams.settings import ConfigError, Settings, check_kafka_reachable
@@ -205,8 +205,10 @@ class Producer:
         """Send an event already validated (an `events.Event` model)."""
         # The partition is chosen here as Kafka's default partitioner would, without its
         # per-record metadata lookups.
-        partition = partition_for(event.event_id, self._partition_count(self._events))
-        return self._send(self._events, event_key(event.event_id), encode(event), partition)
+        # A void goes where the event it voids is (events.routing.routing_id).
+        placed_by = routing_id(event)
+        partition = partition_for(placed_by, self._partition_count(self._events))
+        return self._send(self._events, event_key(placed_by), encode(event), partition)
 
     def send_dead_letter(self, record: bytes) -> Delivery:
         """Send a record made by `streams.dead_letters.dead_letter`."""
