@@ -25,7 +25,7 @@ from events.fields import (
 )
 from events.privacy import PHONE_RE
 from events.rejections import Rejected
-from events.types import CURRENT_VERSION, EVENT_TYPES, Event
+from events.types import CURRENT_VERSION, EVENT_TYPES, Event, EventVoided
 from events.upcasting import can_upcast, upcast
 
 # China has had no DST since 1991: a fixed offset is exact for every accepted timestamp.
@@ -87,7 +87,10 @@ def decode_at(
     except Exception:  # the parser must never leak its own errors to callers
         event = _decode_slowly(raw, None)
     # Ids cannot hold phone numbers (their pattern forbids 10-digit runs) and the lower time
-    # bounds are in the schema, so only the receive-time bound is left to check here.
+    # bounds are in the schema, so only the receive-time bound is left to check here, and a
+    # void's free-text reason.
+    if type(event) is EventVoided and _hides_phone(event.data.reason):
+        raise _phone("data.reason")
     occurred_s = event.occurred_at.timestamp()
     if occurred_s > received_s + future_tolerance.total_seconds():
         raise Rejected(

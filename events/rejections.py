@@ -39,6 +39,7 @@ REJECTION_CODES: Final[tuple[str, ...]] = tuple(REJECTION_MEANINGS)
 WORKER_REJECTION_MEANINGS: Final[dict[str, str]] = {
     "conflicting_duplicate": "the `event_id` was accepted before with other content",
     "misrouted": "the message is not in its `event_id`'s partition of the event topic",
+    "already_voided": "a void of an event voided before: recorded, changes nothing",
 }
 WORKER_CODES: Final[tuple[str, ...]] = tuple(WORKER_REJECTION_MEANINGS)
 

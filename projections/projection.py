@@ -11,7 +11,7 @@ workers, gives the same rows (tests/unit/test_projection.py, the snuba-style ide
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -149,11 +149,18 @@ def fingerprint(content_hash_hex: str) -> int:
     return int(content_hash_hex[:8], 16)
 
 
-def project(state: PartitionState, msg: Record, in_place: bool = False) -> Projected:
+def project(
+    state: PartitionState,
+    msg: Record,
+    in_place: bool = False,
+    resolved: Mapping[int, Record] | None = None,
+) -> Projected:
     """Apply one message to its partition's state.
 
     `in_place`: the batch check (`projections.routing.keys_in_place`) found the message's key
-    hashing to its partition; without it, the partition is computed here (slower)."""
+    hashing to its partition; without it, the partition is computed here (slower).
+    `resolved`: for a void of an event this partition counted, that event's message (by
+    event_id as int), which the caller looked up: the projection itself does no I/O."""
     if msg.offset <= state.applied:
         return Projected(Outcome.ALREADY_APPLIED)
     state.applied = msg.offset
@@ -166,8 +173,9 @@ def project(state: PartitionState, msg: Record, in_place: bool = False) -> Proje
     except Rejected as rejection:
         return _uncounted(msg, Outcome.REJECTED, rejection, None, digest)
     event_id = event.event_id
-    if not (in_place and msg.key == event_key(event_id)) and (
-        partition_for(event_id, state.partitions) != msg.partition
+    placed_by = routing_id(event)  # a void goes where the event it voids is
+    if not (in_place and msg.key == event_key(placed_by)) and (
+        partition_for(placed_by, state.partitions) != msg.partition
     ):
         # Counted here, a copy in the right partition would be counted again.
         return _uncounted(msg, Outcome.REJECTED, _MISROUTED, event, digest)
@@ -187,6 +195,15 @@ def project(state: PartitionState, msg: Record, in_place: bool = False) -> Proje
         return _uncounted(msg, Outcome.CONFLICT, conflict, event, digest)
     if state.only_org is not None and event.org_id != state.only_org:
         return _uncounted(msg, Outcome.EXCLUDED, None, event, digest)
+    if type(event) is EventVoided:
+        return _void(state, msg, event, digest, resolved or {})
+    if state.voided and event_id.int in state.voided:
+        # Voided before it came: in the history (and the chain), never counted.
+        state.chain = chain_link(state.chain, digest)
+        state.accepted += 1
+        row = _log_row(msg, event, int(occurred_s), _day(int(occurred_s)), "", "", digest)
+        row[-3] = 1  # voided
+        return Projected(Outcome.ACCEPTED, event=event, log_row=row)
     # Kept as epoch seconds to the end: clickhouse-driver sends an int to a DateTime column as
     # is, but reads a naive datetime in the server's zone (through pytz, 3 us a row, unless
     # the client's zone is the same): a server and host on +08:00 would shift UTC by 8 h.
@@ -217,6 +234,76 @@ _MISROUTED = Rejected(
 )
 
 
+_ALREADY_VOIDED = Rejected(
+    "already_voided",
+    "this event was voided before; a second void changes nothing",
+    "data.voided_event_id",
+)
+
+
+class UnresolvedVoidError(Exception):
+    """A void of an event this partition counted came without that event's message: the
+    caller must look it up (streams.worker.pipeline) before projecting."""
+
+
+def _day(second: int) -> date:
+    return c.day_of((second + _SHANGHAI_S) // 86_400)
+
+
+def _void(
+    state: PartitionState,
+    msg: Record,
+    void: EventVoided,
+    digest: str,
+    resolved: Mapping[int, Record],
+) -> Projected:
+    target = void.data.voided_event_id.int
+    if target in state.voided:
+        return _uncounted(msg, Outcome.IGNORED, _ALREADY_VOIDED, void, digest)
+    state.voided.add(target)
+    presence = None
+    if target in state.seen:  # it counted here: take its counts back
+        record = resolved.get(target)
+        if record is None:
+            raise UnresolvedVoidError(
+                f"void {void.event_id} of {void.data.voided_event_id} at "
+                f"{msg.topic}[{msg.partition}]@{msg.offset} came without the voided event"
+            )
+        presence = _uncount(state, record)
+    state.chain = chain_link(state.chain, digest)
+    state.accepted += 1
+    second = int(void.occurred_at.timestamp())
+    row = _log_row(msg, void, second, _day(second), "", "", digest)
+    row[-2] = str(void.data.voided_event_id)  # voids
+    return Projected(Outcome.ACCEPTED, event=void, log_row=row, voided_presence=presence)
+
+
+def _uncount(state: PartitionState, record: Record) -> list[tuple[object, ...]] | None:
+    """Subtract what a counted event added (decoded as it was when it counted); the presence
+    keys it gave, for the views to drop where nothing else supports them."""
+    event, occurred_s = decode_at(record.value or b"", record.timestamp / 1000)
+    if type(event) is EventVoided:
+        return None  # a void of a void: voids count nothing, so nothing to take back
+    if state.only_org is not None and event.org_id != state.only_org:
+        return None  # excluded from this replay: it never counted
+    second = int(occurred_s)
+    day_number = (second + _SHANGHAI_S) // 86_400
+    day = c.day_of(day_number)
+    site_id = event.data.site_id if type(event) in _AT_A_SITE else ""  # type: ignore[union-attr]
+    o, t, s = c.indexes(event.org_id, event.team_id, site_id)
+    _count(state.counters, event, day_number, o, t, s, sign=-1)
+    if type(event) in _SHIFT_EVENTS:
+        _unpair_shift(state, event, second)
+    epoch = date(1970, 1, 1)
+    return [
+        ("team", day, event.org_id, event.team_id, event.event_id),
+        ("volunteer", day, event.org_id, event.volunteer_id, event.event_id),
+        ("org", epoch, "", event.org_id, event.event_id),
+        ("team", epoch, "", event.team_id, event.event_id),
+        ("volunteer", epoch, "", event.volunteer_id, event.event_id),
+    ]
+
+
 def _uncounted(
     msg: Record, outcome: Outcome, why: Rejected | None, event: Event | None, digest: str
 ) -> Projected:
@@ -245,28 +332,51 @@ _SHIFT_EVENTS = frozenset({VolunteerCheckedIn, VolunteerCheckedOut})
 
 
 def _count(
-    counters: Counters, event: Event, day_number: int, org: int, team: int, site: int
+    counters: Counters,
+    event: Event,
+    day_number: int,
+    org: int,
+    team: int,
+    site: int,
+    sign: int = 1,
 ) -> None:
+    """Add what one event counts (sign -1: take it back, for a void)."""
     values = counters.values
     if isinstance(event, TracingCallRecorded):
         outcome = event.data.outcome.value
         reached = outcome == "reached"
-        for at in counters.count(day_number, org, team, site, outcome):
-            values[at + c.CALLS] += 1
-            values[at + c.CALLS_REACHED] += reached
-            values[at + c.CALL_S] += event.data.duration_s
+        for at in counters.count(day_number, org, team, site, outcome, sign):
+            values[at + c.CALLS] += sign
+            values[at + c.CALLS_REACHED] += sign * reached
+            values[at + c.CALL_S] += sign * event.data.duration_s
     elif isinstance(event, SamplingAssisted):
-        for at in counters.count(day_number, org, team, site, ""):
-            values[at + c.SAMPLING_ASSISTS] += event.data.people_assisted
+        for at in counters.count(day_number, org, team, site, "", sign):
+            values[at + c.SAMPLING_ASSISTS] += sign * event.data.people_assisted
     elif isinstance(event, DisinfectionCompleted):
-        for at in counters.count(day_number, org, team, site, ""):
-            values[at + c.DISINFECTED_M2] += event.data.area_m2
-            values[at + c.FLOORS] += event.data.floors
+        for at in counters.count(day_number, org, team, site, "", sign):
+            values[at + c.DISINFECTED_M2] += sign * event.data.area_m2
+            values[at + c.FLOORS] += sign * event.data.floors
     elif isinstance(event, DonationReceived):
-        for at in counters.count(day_number, org, team, site, ""):
-            values[at + c.DONATIONS_FEN] += event.data.amount_fen
+        for at in counters.count(day_number, org, team, site, "", sign):
+            values[at + c.DONATIONS_FEN] += sign * event.data.amount_fen
     else:
-        counters.count(day_number, org, team, site, "")
+        counters.count(day_number, org, team, site, "", sign)
+
+
+def _unpair_shift(state: PartitionState, event: Event, at: int) -> None:
+    """A voided check-in or check-out leaves its shift part, if it is the one the part holds.
+    (A part keeps one check-in and one check-out; WIP: a second one at the same instant of the
+    same shift in the same partition is not remembered, see the closing note.)"""
+    assert isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut)
+    shift = state.shifts.get(event.data.shift_id)
+    if shift is None:
+        return
+    if isinstance(event, VolunteerCheckedIn):
+        if shift.has_in and shift.checked_in_at == at:
+            shift.has_in, shift.checked_in_at = False, 0
+    elif shift.has_out and shift.checked_out_at == at:
+        shift.has_out, shift.checked_out_at = False, 0
+    state.dirty_shifts[event.data.shift_id] = None
 
 
 def _pair_shift(state: PartitionState, event: Event, day: date, at: int) -> str:
@@ -325,6 +435,8 @@ EVENT_LOG_COLUMNS = (
     "shift_id",
     "source",
     "content_hash",
+    "voided",  # 1: voided before it came, never counted (presence skips it)
+    "voids",  # a void: the event_id it voids
     "written_at_ms",  # the writer's clock, set in place when the row is written
 )
 
@@ -350,6 +462,8 @@ def _log_row(
         shift_id,
         event.source,
         digest,
+        0,  # voided
+        "",  # voids
         0,
     ]
 
