@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+from uuid import UUID
 
 from clickhouse_driver.errors import (
     NetworkError,
@@ -36,6 +37,7 @@ from clickhouse_driver.errors import (
 )
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from events import EventVoided, Rejected, decode_at
 from projections.projection import (
     FlushRows,
     Outcome,
@@ -50,6 +52,8 @@ from streams.dead_letters import dead_letter
 from streams.metrics import DELAY_SAMPLE, WorkerMetrics
 
 log = logging.getLogger("frontline.worker")
+# A void's type in its JSON: a batch without it has no void, and needs no look-up.
+_VOID_MARK = b'"event.voided"'
 T = TypeVar("T")
 TP = tuple[str, int]
 Rows = list[list[object]]
@@ -104,6 +108,13 @@ class Store(Protocol):
     def reset(self) -> None: ...
 
 
+class VoidedLookup(Protocol):
+    """Finds the message of an event a partition counted (for a void of it): its event_log row
+    gives the offset, Kafka the message."""
+
+    async def find(self, topic: str, partition: int, event_id: UUID) -> Record | None: ...
+
+
 class DeadLetterSink(Protocol):
     async def send(self, records: list[bytes]) -> None:
         """Return once every record is acknowledged (retrying meanwhile)."""
@@ -117,6 +128,7 @@ class BatchStats:
     redelivered: int = 0
     rejected: int = 0
     excluded: int = 0  # a replay's --org left them out
+    ignored: int = 0  # second voids of an event
 
     def add(self, other: BatchStats) -> None:
         self.accepted += other.accepted
@@ -125,6 +137,7 @@ class BatchStats:
         self.redelivered += other.redelivered
         self.rejected += other.rejected
         self.excluded += other.excluded
+        self.ignored += other.ignored
 
     def by_outcome(self) -> dict[str, int]:
         return {
@@ -134,6 +147,7 @@ class BatchStats:
             "rejected": self.rejected,
             "redelivered": self.redelivered,
             "excluded": self.excluded,
+            "ignored": self.ignored,
         }
 
 
@@ -148,25 +162,35 @@ class ProjectedBatch:
     touched: dict[TP, PartitionState] = field(default_factory=dict)  # checkpoint moves
     stats: BatchStats = field(default_factory=BatchStats)
     codes: Counter[str] = field(default_factory=Counter)  # dead letters by code
+    # presence keys of events voided after they counted (table presence_voided)
+    voided_presence: list[tuple[object, ...]] = field(default_factory=list)
 
 
 def project_batch(
     states: dict[TP, PartitionState],
     messages: Sequence[Record],
     partitions: Callable[[str], int],
+    resolved: dict[int, Record] | None = None,
 ) -> ProjectedBatch:
-    """Project every message into its partition's state (which must be loaded)."""
+    """Project every message into its partition's state (which must be loaded). `resolved`:
+    for a batch with voids, the voided events counted before it, by event_id as int; the
+    batch's own accepted events join it as they are projected (a void may follow its event
+    in the same batch)."""
     out = ProjectedBatch()
     log_rows, uncounted_rows, touched = out.log_rows, out.uncounted_rows, out.touched
-    accepted = redelivered = duplicates = conflicts = rejected = excluded = 0
+    accepted = redelivered = duplicates = conflicts = rejected = excluded = ignored = 0
     for msg, routed in zip(messages, keys_in_place(messages, partitions), strict=True):
         tp = (msg.topic, msg.partition)
         state = states[tp]
-        result = project(state, msg, routed)
+        result = project(state, msg, routed, resolved)
         outcome = result.outcome
         if outcome is Outcome.ACCEPTED:
             touched[tp] = state
             accepted += 1
+            if resolved is not None:
+                resolved[result.event.event_id.int] = msg  # type: ignore[union-attr]
+                if result.voided_presence:
+                    out.voided_presence.extend(result.voided_presence)
             # ClickHouse derives the presence rows from these (migration 0003).
             log_rows.append(result.log_row)  # type: ignore[arg-type]  # set when accepted
             continue
@@ -180,6 +204,9 @@ def project_batch(
             continue
         if outcome is Outcome.EXCLUDED:
             excluded += 1
+            continue
+        if outcome is Outcome.IGNORED:  # valid, recorded in `uncounted`, no dead letter
+            ignored += 1
             continue
         if outcome is Outcome.CONFLICT:
             conflicts += 1
@@ -203,7 +230,9 @@ def project_batch(
                 },
             )
         )
-    out.stats = BatchStats(accepted, duplicates, conflicts, redelivered, rejected, excluded)
+    out.stats = BatchStats(
+        accepted, duplicates, conflicts, redelivered, rejected, excluded, ignored
+    )
     return out
 
 
@@ -356,6 +385,8 @@ class Pipeline:
     # {partition: last offset} once their rows and checkpoints are written (offset commits).
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    # Where a void finds the event it voids (None: a batch with a void of a counted event fails).
+    lookup: VoidedLookup | None = None
     executor: ThreadPoolExecutor | None = None
     retry_delay_s: float = 0.5  # the first wait after a transient store error
     states: dict[TP, PartitionState] = field(default_factory=dict)
@@ -388,7 +419,10 @@ class Pipeline:
             )
         await self._load_new(messages)
         self._check_partition_counts(messages)
-        batch = project_batch(self.states, messages, self.partitions)
+        resolved = None
+        if any(m.value and _VOID_MARK in m.value for m in messages):
+            resolved = await self._look_up_voided(messages)
+        batch = project_batch(self.states, messages, self.partitions, resolved)
         self.metrics.count(batch.stats.by_outcome(), batch.codes)
         if batch.dead_letters:  # durable before any checkpoint moves past them
             await self.sink.send(batch.dead_letters)
@@ -397,6 +431,26 @@ class Pipeline:
         if should_write(self.pending.messages, self.write_max, more_fetched()):
             await self._start_write()
         return batch.stats
+
+    async def _look_up_voided(self, messages: Sequence[Record]) -> dict[int, Record]:
+        """The messages of the events the batch's voids void, as counted before the batch
+        (voids are rare: everything projected so far is written first, so the store has it)."""
+        await self.settle()
+        found: dict[int, Record] = {}
+        for m in messages:
+            if not (m.value and _VOID_MARK in m.value):
+                continue
+            try:
+                event, _ = decode_at(m.value, m.timestamp / 1000)
+            except Rejected:
+                continue  # the projection rejects it
+            if not isinstance(event, EventVoided) or self.lookup is None:
+                continue
+            target = event.data.voided_event_id
+            record = await self.lookup.find(m.topic, m.partition, target)
+            if record is not None:
+                found[target.int] = record
+        return found
 
     async def settle(self) -> None:
         """Write everything projected so far and wait until it is written."""

@@ -3,8 +3,10 @@ a void that comes first keeps its event from counting, a second void changes not
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from projections.projection import (
     UnresolvedVoidError,
     project,
 )
+from streams.worker.pipeline import Pipeline
+from tests.unit.test_pipeline import MemorySink, MemoryStore
 from tests.unit.test_projection import TS_MS, _assists, _event, _shift
 
 
@@ -88,3 +92,35 @@ def test_a_voided_check_in_leaves_its_shift() -> None:
         state, _message(1, _void(check_in)), resolved={uuid.UUID(check_in["event_id"]).int: first}
     )
     assert not state.shifts["s1"].has_in
+
+
+@dataclass
+class MemoryLookup:
+    """The events counted before, by id: what event_log and Kafka answer on the stack."""
+
+    messages: dict[uuid.UUID, Message] = field(default_factory=dict)
+    asked: list[uuid.UUID] = field(default_factory=list)
+
+    async def find(self, topic: str, partition: int, event_id: uuid.UUID) -> Message | None:
+        self.asked.append(event_id)
+        return self.messages.get(event_id)
+
+
+def test_the_pipeline_finds_a_voided_event_before_or_within_the_batch() -> None:
+    async def run() -> None:
+        earlier = _event("sampling.assisted", site_id="s1", people_assisted=7, assist_kind="other")
+        same = _event("sampling.assisted", site_id="s1", people_assisted=5, assist_kind="other")
+        lookup = MemoryLookup()
+        pipeline = Pipeline(MemoryStore(), MemorySink(), lookup=lookup)
+        first = _message(0, earlier)
+        await pipeline.handle(1, [first])
+        lookup.messages[uuid.UUID(earlier["event_id"])] = first
+        await pipeline.handle(
+            2, [_message(1, same), _message(2, _void(earlier)), _message(3, _void(same))]
+        )
+        await pipeline.settle()
+        state = pipeline.states[("t", 0)]
+        assert _assists(state) == 0
+        assert pipeline.totals.accepted == 4
+
+    asyncio.run(run())
