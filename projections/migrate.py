@@ -173,7 +173,7 @@ def _refuse_dropping_data(client: Client, statement: str, m: Migration) -> None:
     if drop is None:
         return
     engines = client.execute(ENGINE_OF, drop.groupdict())
-    if engines and engines[0][0] != "View":
+    if engines and engines[0][0] not in ("View", "MaterializedView"):
         raise MigrationError(
             f"{m.filename} drops {drop['table']}, which is a {engines[0][0]} table, not a view: "
             "its data would be lost. Fix the migration (only views are replaced)."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from uuid import UUID
 
 from clickhouse_driver import Client
 
@@ -63,6 +64,18 @@ CHECKPOINT_COLUMNS = (
     "head",
     "written_at_ms",
 )
+# Events voided in a partition (the targets of its accepted voids).
+VOIDED = """
+SELECT DISTINCT voids FROM event_log
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offset <= %(version)s
+  AND voids != ''
+"""
+# Where a partition's accepted copy of an event is (for a void of it).
+EVENT_OFFSET = """
+SELECT min(kafka_offset), count() FROM event_log
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND event_id = %(event_id)s
+  AND voids = ''
+"""
 COUNTERS = f"""
 SELECT dim, day, org_id, member, {", ".join(f"argMax({c}, version)" for c in COUNTER_COLUMNS)}
 FROM counters
@@ -130,6 +143,7 @@ class StateStore:
             state.chain = bytes.fromhex(head)
             state.accepted = int(accepted)
         state.seen = SeenIds((uuid.int, int(fp)) for uuid, fp in self.client.execute(SEEN, params))
+        state.voided = {UUID(str(v)).int for (v,) in self.client.execute(VOIDED, params)}
         for dim, day, org, member, *values in self.client.execute(COUNTERS, params):
             state.counters.load(dim, day, org, member, tuple(values))
         for (
@@ -149,6 +163,12 @@ class StateStore:
             )
         return state
 
+    def event_offset(self, topic: str, partition: int, event_id: UUID) -> int | None:
+        """The offset of a partition's accepted copy of an event (None: not accepted there)."""
+        params = {"topic": topic, "partition": partition, "event_id": event_id}
+        offset, found = self.client.execute(EVENT_OFFSET, params)[0]
+        return int(offset) if found else None
+
     def checkpoints(self) -> dict[tuple[str, int], int]:
         """Last offset covered per (topic, partition), over all partitions."""
         return {tp: version for tp, (version, _) in self.positions().items()}
@@ -164,6 +184,7 @@ class StateStore:
         log_rows: list[list[object]],
         flushes: Sequence[FlushRows],
         uncounted_rows: Sequence[list[object]] = (),
+        voided_presence: Sequence[tuple[object, ...]] = (),
     ) -> None:
         """Write one flush; the checkpoints go last, after everything they cover."""
         now_ms = int(time.time() * 1000)
@@ -174,6 +195,12 @@ class StateStore:
             row[-1] = now_ms
         _insert(client, "event_log", EVENT_LOG_COLUMNS, log_rows)
         _insert(client, "uncounted", UNCOUNTED_COLUMNS, uncounted_rows)
+        _insert(
+            client,
+            "presence_voided",
+            ("dim", "day", "org_id", "member", "event_id"),
+            voided_presence,
+        )
         _insert(client, "counters", COUNTER_ROW_COLUMNS, [r for f in flushes for r in f.counters])
         _insert(client, "shifts", SHIFT_ROW_COLUMNS, [r for f in flushes for r in f.shifts])
         _insert(

@@ -36,6 +36,7 @@ from streams.kafka_security import aiokafka_options, kafka_python_options
 from streams.settings import ENV, ConfigError, Settings, check_kafka_reachable
 from streams.topics import events_topic
 from streams.worker.pipeline import BatchStats, Pipeline, tune_gc
+from streams.worker.reader import KafkaMessageReader
 
 DATABASE_ACCESS_DENIED = 291  # ClickHouse's code, as in streams.cli.errors
 
@@ -201,7 +202,13 @@ async def _run(
 ) -> ReplayResult:
     store = StateStore(into.clickhouse)
     counts = {p.topic: len(plan.partitions) for p in plan.partitions}
-    pipeline = Pipeline(store, _NotSent(), write_max=write_max, partitions=counts.__getitem__)
+    pipeline = Pipeline(
+        store,
+        _NotSent(),
+        write_max=write_max,
+        partitions=counts.__getitem__,
+        reader=KafkaMessageReader(source),
+    )
     remaining: dict[TopicPartition, int] = {}
     resumed_at = 0
     for p in plan.partitions:

@@ -33,6 +33,7 @@ from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from streams.worker.fetcher import TP, BatchFetcher
 from streams.worker.pipeline import BatchLostError, Pipeline, tune_gc
+from streams.worker.reader import KafkaMessageReader
 
 log = logging.getLogger("frontline.worker")
 
@@ -197,6 +198,7 @@ def create_worker_app(
         settings, batch_max=batch_max, within_s=batch_within_s, on_revoked=on_revoked
     )
     pipeline.on_written = fetcher.commit_written
+    pipeline.reader = KafkaMessageReader(settings)
     pipeline.partitions = fetcher.partition_count
     pipeline.bounds = fetcher.bounds
 

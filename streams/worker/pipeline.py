@@ -104,15 +104,22 @@ class Store(Protocol):
     @property
     def database(self) -> str: ...
     def load(self, topic: str, partition: int) -> PartitionState: ...
-    def write(self, log_rows: Rows, flushes: Sequence[FlushRows], uncounted_rows: Rows) -> None: ...
+    def write(
+        self,
+        log_rows: Rows,
+        flushes: Sequence[FlushRows],
+        uncounted_rows: Rows,
+        voided_presence: Sequence[tuple[object, ...]] = (),
+    ) -> None: ...
     def reset(self) -> None: ...
+    def event_offset(self, topic: str, partition: int, event_id: UUID) -> int | None: ...
 
 
-class VoidedLookup(Protocol):
-    """Finds the message of an event a partition counted (for a void of it): its event_log row
-    gives the offset, Kafka the message."""
+class MessageReader(Protocol):
+    """Reads one message back from Kafka (the event a void cancels: the store knows its
+    offset, Kafka its content)."""
 
-    async def find(self, topic: str, partition: int, event_id: UUID) -> Record | None: ...
+    async def read(self, topic: str, partition: int, offset: int) -> Record: ...
 
 
 class DeadLetterSink(Protocol):
@@ -253,6 +260,7 @@ class WriteJob:
     uncounted_rows: Rows
     flushes: list[FlushRows]
     states: list[PartitionState]
+    voided_presence: list[tuple[object, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -264,6 +272,7 @@ class Pending:
     log_rows: Rows = field(default_factory=list)
     uncounted_rows: Rows = field(default_factory=list)
     touched: dict[TP, PartitionState] = field(default_factory=dict)
+    voided_presence: list[tuple[object, ...]] = field(default_factory=list)
     taken_seq: int = 0  # the last batch handed to a write
 
     def add(self, seq: int, batch: ProjectedBatch, messages: int) -> None:
@@ -272,6 +281,7 @@ class Pending:
         self.log_rows.extend(batch.log_rows)
         self.uncounted_rows.extend(batch.uncounted_rows)
         self.touched.update(batch.touched)
+        self.voided_presence.extend(batch.voided_presence)
 
     def take(self) -> WriteJob | None:
         """The rows of everything gathered, as values (projecting on leaves them as they are);
@@ -281,9 +291,15 @@ class Pending:
         self.taken_seq = self.seq
         states = list(self.touched.values())
         job = WriteJob(
-            self.seq, self.log_rows, self.uncounted_rows, [take_flush(s) for s in states], states
+            self.seq,
+            self.log_rows,
+            self.uncounted_rows,
+            [take_flush(s) for s in states],
+            states,
+            self.voided_presence,
         )
         self.log_rows, self.uncounted_rows, self.touched, self.messages = [], [], {}, 0
+        self.voided_presence = []
         return job
 
 
@@ -356,7 +372,10 @@ class OrderedWriter:
     async def _write(self, job: WriteJob) -> None:
         started = time.monotonic()
         store = self.store
-        await self.run("write", lambda: store.write(job.log_rows, job.flushes, job.uncounted_rows))
+        await self.run(
+            "write",
+            lambda: store.write(job.log_rows, job.flushes, job.uncounted_rows, job.voided_presence),
+        )
         self.metrics.writes.observe(time.monotonic() - started)
         now_ms = int(time.time() * 1000)
         step = max(1, len(job.log_rows) // DELAY_SAMPLE)
@@ -386,7 +405,7 @@ class Pipeline:
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     # Where a void finds the event it voids (None: a batch with a void of a counted event fails).
-    lookup: VoidedLookup | None = None
+    reader: MessageReader | None = None
     executor: ThreadPoolExecutor | None = None
     retry_delay_s: float = 0.5  # the first wait after a transient store error
     states: dict[TP, PartitionState] = field(default_factory=dict)
@@ -444,12 +463,16 @@ class Pipeline:
                 event, _ = decode_at(m.value, m.timestamp / 1000)
             except Rejected:
                 continue  # the projection rejects it
-            if not isinstance(event, EventVoided) or self.lookup is None:
+            if not isinstance(event, EventVoided) or self.reader is None:
                 continue
             target = event.data.voided_event_id
-            record = await self.lookup.find(m.topic, m.partition, target)
-            if record is not None:
-                found[target.int] = record
+            store, topic, partition = self.store, m.topic, m.partition
+            offset = await self.writer.run(
+                "look-up of a voided event",
+                lambda: store.event_offset(topic, partition, target),  # noqa: B023 - awaited here
+            )
+            if offset is not None:
+                found[target.int] = await self.reader.read(topic, partition, offset)
         return found
 
     async def settle(self) -> None:

@@ -13,6 +13,7 @@ from streams.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TYPES = {
+    "event.voided": "event_voided",
     "volunteer.checked_in": "volunteer_checked_in",
     "volunteer.checked_out": "volunteer_checked_out",
     "tracing.call_recorded": "tracing_call_recorded",

@@ -41,8 +41,9 @@ def test_every_create_is_idempotent_and_qualified() -> None:
                 # 18.16 has no DROP VIEW; the runner refuses to drop anything but a view.
                 replaced = re.fullmatch(r"DROP TABLE IF EXISTS (`db`\.\w+)", statement)
                 assert replaced, f"{m.filename}: only views are dropped, to be replaced"
-                assert statements[i + 1].startswith(
-                    f"CREATE VIEW IF NOT EXISTS {replaced[1]} AS"
+                assert re.match(
+                    rf"CREATE (MATERIALIZED )?VIEW IF NOT EXISTS {re.escape(replaced[1])} ",
+                    statements[i + 1],
                 ), f"{m.filename}: a dropped view is created again by the next statement"
                 continue
             assert statement.startswith("CREATE "), f"{m.filename}: only CREATEs in migrations"

@@ -29,6 +29,7 @@ class MemoryStore:
     fail_next: list[BaseException] = field(default_factory=list)
     resets: int = 0
     database: str = "memory"
+    offsets: dict[uuid.UUID, int] = field(default_factory=dict)  # accepted copies, for voids
 
     def load(self, topic: str, partition: int) -> PartitionState:
         return PartitionState(topic, partition)
@@ -38,6 +39,7 @@ class MemoryStore:
         log_rows: list[list[object]],
         flushes: Sequence[FlushRows],
         uncounted_rows: list[list[object]],
+        voided_presence: Sequence[tuple[object, ...]] = (),
     ) -> None:
         if self.fail_next:
             raise self.fail_next.pop(0)
@@ -46,6 +48,9 @@ class MemoryStore:
 
     def reset(self) -> None:
         self.resets += 1
+
+    def event_offset(self, topic: str, partition: int, event_id: uuid.UUID) -> int | None:
+        return self.offsets.get(event_id)
 
 
 @dataclass

@@ -95,32 +95,29 @@ def test_a_voided_check_in_leaves_its_shift() -> None:
 
 
 @dataclass
-class MemoryLookup:
-    """The events counted before, by id: what event_log and Kafka answer on the stack."""
+class MemoryReader:
+    """Kafka's messages by offset."""
 
-    messages: dict[uuid.UUID, Message] = field(default_factory=dict)
-    asked: list[uuid.UUID] = field(default_factory=list)
+    messages: dict[int, Message] = field(default_factory=dict)
 
-    async def find(self, topic: str, partition: int, event_id: uuid.UUID) -> Message | None:
-        self.asked.append(event_id)
-        return self.messages.get(event_id)
+    async def read(self, topic: str, partition: int, offset: int) -> Message:
+        return self.messages[offset]
 
 
 def test_the_pipeline_finds_a_voided_event_before_or_within_the_batch() -> None:
     async def run() -> None:
         earlier = _event("sampling.assisted", site_id="s1", people_assisted=7, assist_kind="other")
         same = _event("sampling.assisted", site_id="s1", people_assisted=5, assist_kind="other")
-        lookup = MemoryLookup()
-        pipeline = Pipeline(MemoryStore(), MemorySink(), lookup=lookup)
+        store, reader = MemoryStore(), MemoryReader()
+        pipeline = Pipeline(store, MemorySink(), reader=reader)
         first = _message(0, earlier)
         await pipeline.handle(1, [first])
-        lookup.messages[uuid.UUID(earlier["event_id"])] = first
-        await pipeline.handle(
-            2, [_message(1, same), _message(2, _void(earlier)), _message(3, _void(same))]
-        )
+        store.offsets[uuid.UUID(earlier["event_id"])] = 0
+        reader.messages[0] = first
+        batch = [_message(1, same), _message(2, _void(earlier)), _message(3, _void(same))]
+        await pipeline.handle(2, batch)
         await pipeline.settle()
-        state = pipeline.states[("t", 0)]
-        assert _assists(state) == 0
+        assert _assists(pipeline.states[("t", 0)]) == 0
         assert pipeline.totals.accepted == 4
 
     asyncio.run(run())

@@ -1,0 +1,51 @@
+"""One message back from Kafka by its coordinates: the event a void cancels (its offset comes
+from event_log). Voids are rare, so each read has a short-lived consumer outside any group."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projections.projection import Record
+from streams.kafka_security import aiokafka_options
+from streams.settings import Settings
+
+
+class MessageGoneError(Exception):
+    """A counted event's message is no longer in Kafka (retention, a rewritten topic)."""
+
+
+class KafkaMessageReader:
+    def __init__(self, settings: Settings, timeout_s: float = 30.0) -> None:
+        self._settings = settings
+        self._timeout_s = timeout_s
+
+    async def read(self, topic: str, partition: int, offset: int) -> Record:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap_servers,
+            **aiokafka_options(self._settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._timeout_s
+            while loop.time() < deadline:
+                got = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+                for record in got.get(tp, []):
+                    if record.offset == offset:
+                        return record  # type: ignore[no-any-return]  # aiokafka is untyped
+                    if record.offset > offset:
+                        break
+                else:
+                    continue
+                break
+            raise MessageGoneError(f"{topic}[{partition}] offset {offset} is not in Kafka")
+        finally:
+            await consumer.stop()
