@@ -1,6 +1,6 @@
 -- Messages the worker did not count, by why: duplicates (the same event again), conflicts (an
--- event_id accepted before with other content) and rejections by code. Distinct offsets: a
--- retried insert leaves a row twice until merged.
+-- event_id accepted before with other content), ignored (a second void of an event) and
+-- rejections by code. Distinct offsets: a retried insert leaves a row twice until merged.
 SELECT
     outcome,
     code,
