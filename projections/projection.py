@@ -269,7 +269,7 @@ def _void(
                 f"void {void.event_id} of {void.data.voided_event_id} at "
                 f"{msg.topic}[{msg.partition}]@{msg.offset} came without the voided event"
             )
-        presence = _uncount(state, record)
+        presence = _uncount(state, record, resolved)
     state.chain = chain_link(state.chain, digest)
     state.accepted += 1
     second = int(void.occurred_at.timestamp())
@@ -278,7 +278,9 @@ def _void(
     return Projected(Outcome.ACCEPTED, event=void, log_row=row, voided_presence=presence)
 
 
-def _uncount(state: PartitionState, record: Record) -> list[tuple[object, ...]] | None:
+def _uncount(
+    state: PartitionState, record: Record, resolved: Mapping[int, Record]
+) -> list[tuple[object, ...]] | None:
     """Subtract what a counted event added (decoded as it was when it counted); the presence
     keys it gave, for the views to drop where nothing else supports them."""
     event, occurred_s = decode_at(record.value or b"", record.timestamp / 1000)
@@ -293,7 +295,7 @@ def _uncount(state: PartitionState, record: Record) -> list[tuple[object, ...]] 
     o, t, s = c.indexes(event.org_id, event.team_id, site_id)
     _count(state.counters, event, day_number, o, t, s, sign=-1)
     if type(event) in _SHIFT_EVENTS:
-        _unpair_shift(state, event, second)
+        _repair_shift(state, event, record, resolved)
     epoch = date(1970, 1, 1)
     return [
         ("team", day, event.org_id, event.team_id, event.event_id),
@@ -363,20 +365,35 @@ def _count(
         counters.count(day_number, org, team, site, "", sign)
 
 
-def _unpair_shift(state: PartitionState, event: Event, at: int) -> None:
-    """A voided check-in or check-out leaves its shift part, if it is the one the part holds.
-    (A part keeps one check-in and one check-out; WIP: a second one at the same instant of the
-    same shift in the same partition is not remembered, see the closing note.)"""
+def _repair_shift(
+    state: PartitionState, event: Event, record: Record, resolved: Mapping[int, Record]
+) -> None:
+    """A voided check-in or check-out leaves its shift's part: the part is paired again from
+    the shift's other standing events of this partition, which the caller looked up with the
+    voided one (`resolved`; the batch's own accepted events are there too)."""
     assert isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut)
-    shift = state.shifts.get(event.data.shift_id)
-    if shift is None:
+    shift_id = event.data.shift_id
+    if shift_id not in state.shifts:
         return
-    if isinstance(event, VolunteerCheckedIn):
-        if shift.has_in and shift.checked_in_at == at:
-            shift.has_in, shift.checked_in_at = False, 0
-    elif shift.has_out and shift.checked_out_at == at:
-        shift.has_out, shift.checked_out_at = False, 0
-    state.dirty_shifts[event.data.shift_id] = None
+    state.shifts[shift_id] = Shift()
+    state.dirty_shifts[shift_id] = None
+    mark = shift_id.encode()
+    for other in resolved.values():
+        if (
+            other.partition != record.partition
+            or other.topic != record.topic
+            or other.offset == record.offset
+            or mark not in (other.value or b"")
+        ):
+            continue
+        kept, occurred_s = decode_at(other.value or b"", other.timestamp / 1000)
+        if (
+            type(kept) in _SHIFT_EVENTS
+            and kept.data.shift_id == shift_id  # type: ignore[union-attr]
+            and kept.event_id.int not in state.voided
+            and (state.only_org is None or kept.org_id == state.only_org)
+        ):
+            _pair_shift(state, kept, _day(int(occurred_s)), int(occurred_s))
 
 
 def _pair_shift(state: PartitionState, event: Event, day: date, at: int) -> str:

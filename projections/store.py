@@ -74,7 +74,15 @@ WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offs
 EVENT_OFFSET = """
 SELECT min(kafka_offset), count() FROM event_log
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND event_id = %(event_id)s
-  AND voids = ''
+  AND voids = '' AND kafka_offset < %(before)s
+"""
+# Where a partition's other accepted events of a shift are (a voided check-in or check-out's
+# shift is paired again from them).
+SHIFT_OFFSETS = """
+SELECT DISTINCT kafka_offset FROM event_log
+WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND shift_id = %(shift_id)s
+  AND voided = 0 AND voids = '' AND kafka_offset < %(before)s
+ORDER BY kafka_offset
 """
 COUNTERS = f"""
 SELECT dim, day, org_id, member, {", ".join(f"argMax({c}, version)" for c in COUNTER_COLUMNS)}
@@ -163,11 +171,18 @@ class StateStore:
             )
         return state
 
-    def event_offset(self, topic: str, partition: int, event_id: UUID) -> int | None:
-        """The offset of a partition's accepted copy of an event (None: not accepted there)."""
-        params = {"topic": topic, "partition": partition, "event_id": event_id}
+    def event_offset(self, topic: str, partition: int, event_id: UUID, before: int) -> int | None:
+        """The offset of a partition's accepted copy of an event, before offset `before`
+        (None: not accepted there)."""
+        params = {"topic": topic, "partition": partition, "event_id": event_id, "before": before}
         offset, found = self.client.execute(EVENT_OFFSET, params)[0]
         return int(offset) if found else None
+
+    def shift_offsets(self, topic: str, partition: int, shift_id: str, before: int) -> list[int]:
+        """The offsets of a partition's accepted check-ins and check-outs of a shift, before
+        offset `before`."""
+        params = {"topic": topic, "partition": partition, "shift_id": shift_id, "before": before}
+        return [int(o) for (o,) in self.client.execute(SHIFT_OFFSETS, params)]
 
     def checkpoints(self) -> dict[tuple[str, int], int]:
         """Last offset covered per (topic, partition), over all partitions."""

@@ -37,7 +37,13 @@ from clickhouse_driver.errors import (
 )
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from events import EventVoided, Rejected, decode_at
+from events import (
+    EventVoided,
+    Rejected,
+    VolunteerCheckedIn,
+    VolunteerCheckedOut,
+    decode_at,
+)
 from projections.projection import (
     FlushRows,
     Outcome,
@@ -112,7 +118,12 @@ class Store(Protocol):
         voided_presence: Sequence[tuple[object, ...]] = (),
     ) -> None: ...
     def reset(self) -> None: ...
-    def event_offset(self, topic: str, partition: int, event_id: UUID) -> int | None: ...
+    def event_offset(
+        self, topic: str, partition: int, event_id: UUID, before: int
+    ) -> int | None: ...
+    def shift_offsets(
+        self, topic: str, partition: int, shift_id: str, before: int
+    ) -> list[int]: ...
 
 
 class MessageReader(Protocol):
@@ -388,6 +399,45 @@ class OrderedWriter:
 # -- the pipeline ---------------------------------------------------------------------------
 
 
+def _void_in(m: Record) -> EventVoided | None:
+    if not (m.value and _VOID_MARK in m.value):
+        return None
+    try:
+        event, _ = decode_at(m.value, m.timestamp / 1000)
+    except Rejected:
+        return None  # the projection rejects it
+    return event if isinstance(event, EventVoided) else None
+
+
+def _in_batch(messages: Sequence[Record], void: Record, target: UUID) -> Record | None:
+    """The voided event's first message before its void in the same batch and partition."""
+    mark = str(target).encode()
+    for m in messages:
+        if m is void:
+            return None
+        if m.partition != void.partition or m.topic != void.topic or mark not in (m.value or b""):
+            continue
+        try:
+            event, _ = decode_at(m.value or b"", m.timestamp / 1000)
+        except Rejected:
+            continue
+        if event.event_id == target:
+            return m
+    return None
+
+
+def _shift_of(record: Record) -> str | None:
+    if not (record.value and b"volunteer.checked_" in record.value):
+        return None
+    try:
+        event, _ = decode_at(record.value, record.timestamp / 1000)
+    except Rejected:
+        return None
+    if isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut):
+        return event.data.shift_id
+    return None
+
+
 @dataclass
 class Pipeline:
     """Per-process projection of the partitions this worker consumes (module docstring)."""
@@ -452,28 +502,47 @@ class Pipeline:
         return batch.stats
 
     async def _look_up_voided(self, messages: Sequence[Record]) -> dict[int, Record]:
-        """The messages of the events the batch's voids void, as counted before the batch
-        (voids are rare: everything projected so far is written first, so the store has it)."""
+        """The messages of the events the batch's voids void, as counted before the batch,
+        and for a voided check-in or check-out its shift's other events in the partition (its
+        part is paired again from them). Voids are rare: everything projected so far is
+        written first, so the store has it."""
         await self.settle()
         found: dict[int, Record] = {}
         for m in messages:
-            if not (m.value and _VOID_MARK in m.value):
+            void = _void_in(m)
+            if void is None or self.reader is None:
                 continue
-            try:
-                event, _ = decode_at(m.value, m.timestamp / 1000)
-            except Rejected:
-                continue  # the projection rejects it
-            if not isinstance(event, EventVoided) or self.reader is None:
+            target = void.data.voided_event_id
+            record = await self._read_counted(m, target) or _in_batch(messages, m, target)
+            if record is None:
+                continue  # not seen yet: the void comes first, the event will never count
+            found[target.int] = record
+            shift_id = _shift_of(record)
+            if shift_id is None:
                 continue
-            target = event.data.voided_event_id
             store, topic, partition = self.store, m.topic, m.partition
-            offset = await self.writer.run(
-                "look-up of a voided event",
-                lambda: store.event_offset(topic, partition, target),  # noqa: B023 - awaited here
+            offsets = await self.writer.run(
+                "look-up of a voided shift's events",
+                lambda: store.shift_offsets(topic, partition, shift_id, m.offset),  # noqa: B023
             )
-            if offset is not None:
-                found[target.int] = await self.reader.read(topic, partition, offset)
+            for offset in offsets:
+                other = await self.reader.read(topic, partition, offset)
+                try:
+                    kept, _ = decode_at(other.value or b"", other.timestamp / 1000)
+                except Rejected:
+                    continue
+                found.setdefault(kept.event_id.int, other)
         return found
+
+    async def _read_counted(self, void: Record, target: UUID) -> Record | None:
+        store, topic, partition = self.store, void.topic, void.partition
+        offset = await self.writer.run(
+            "look-up of a voided event",
+            lambda: store.event_offset(topic, partition, target, void.offset),
+        )
+        if offset is None or self.reader is None:
+            return None
+        return await self.reader.read(topic, partition, offset)
 
     async def settle(self) -> None:
         """Write everything projected so far and wait until it is written."""

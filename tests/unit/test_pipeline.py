@@ -30,6 +30,7 @@ class MemoryStore:
     resets: int = 0
     database: str = "memory"
     offsets: dict[uuid.UUID, int] = field(default_factory=dict)  # accepted copies, for voids
+    shifts: dict[str, list[int]] = field(default_factory=dict)  # accepted shift events' offsets
 
     def load(self, topic: str, partition: int) -> PartitionState:
         return PartitionState(topic, partition)
@@ -49,8 +50,14 @@ class MemoryStore:
     def reset(self) -> None:
         self.resets += 1
 
-    def event_offset(self, topic: str, partition: int, event_id: uuid.UUID) -> int | None:
-        return self.offsets.get(event_id)
+    def event_offset(
+        self, topic: str, partition: int, event_id: uuid.UUID, before: int
+    ) -> int | None:
+        offset = self.offsets.get(event_id)
+        return offset if offset is not None and offset < before else None
+
+    def shift_offsets(self, topic: str, partition: int, shift_id: str, before: int) -> list[int]:
+        return [o for o in self.shifts.get(shift_id, []) if o < before]
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Voids in the projection (WIP on branch voids-wip): a voided event's counts are taken back,
-a void that comes first keeps its event from counting, a second void changes nothing."""
+"""Voids in the projection: a voided event's counts are taken back, a void that comes first
+keeps its event from counting, a second void changes nothing, a voided check-in or check-out
+leaves its shift to the shift's other events."""
 
 from __future__ import annotations
 
@@ -82,16 +83,54 @@ def test_a_second_void_changes_nothing_and_a_void_needs_its_event() -> None:
     assert _assists(state) == 0
 
 
+def _copy(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The same event entered again by mistake: another event_id, maybe another time."""
+    return {**event, "event_id": str(uuid.uuid4()), **changes}
+
+
+def _resolved(*messages: Message) -> dict[int, Message]:
+    return {uuid.UUID(json.loads(m.value or b"")["event_id"]).int: m for m in messages}
+
+
 def test_a_voided_check_in_leaves_its_shift() -> None:
     state = PartitionState("t", 0)
-    check_in, _ = _shift("s1", 8, 12)
-    first = _message(0, check_in)
+    check_in, check_out = _shift("s1", 8, 12)
+    first, out = _message(0, check_in), _message(1, check_out)
     project(state, first)
-    assert state.shifts["s1"].has_in
-    project(
-        state, _message(1, _void(check_in)), resolved={uuid.UUID(check_in["event_id"]).int: first}
-    )
-    assert not state.shifts["s1"].has_in
+    project(state, out)
+    project(state, _message(2, _void(check_in)), resolved=_resolved(first, out))
+    part = state.shifts["s1"]
+    assert (part.has_in, part.has_out) == (False, True)
+    project(state, _message(3, _void(check_out)), resolved=_resolved(first, out))
+    part = state.shifts["s1"]
+    assert (part.has_in, part.has_out) == (False, False)  # no part left: not a shift
+    assert "s1" in state.dirty_shifts
+
+
+@pytest.mark.parametrize("hour", [8, 7], ids=["same instant", "earlier"])
+def test_a_voided_second_check_in_gives_the_shift_back_to_the_first(hour: int) -> None:
+    state = PartitionState("t", 0)
+    (check_in,) = _shift("s1", 8, None)
+    mistaken = _copy(check_in, occurred_at=f"2022-03-17T{hour:02d}:00:00+08:00")
+    first, second = _message(0, check_in), _message(1, mistaken)
+    project(state, first)
+    project(state, second)
+    assert state.shifts["s1"].checked_in_at == 1647475200 - 3600 * (8 - hour)
+    project(state, _message(2, _void(mistaken)), resolved=_resolved(first, second))
+    part = state.shifts["s1"]
+    assert part.has_in
+    assert part.checked_in_at == 1647475200  # 08:00 +08:00, the first check-in's
+
+
+def test_a_voided_check_out_gives_the_shift_back_to_the_other_check_out() -> None:
+    state = PartitionState("t", 0)
+    check_in, check_out = _shift("s1", 8, 12)
+    mistaken = _copy(check_out, occurred_at="2022-03-17T13:00:00+08:00")
+    messages = [_message(i, e) for i, e in enumerate([check_in, check_out, mistaken])]
+    for m in messages:
+        project(state, m)
+    project(state, _message(3, _void(mistaken)), resolved=_resolved(*messages))
+    assert state.shifts["s1"].checked_out_at == 1647475200 + 4 * 3600
 
 
 @dataclass
@@ -119,5 +158,25 @@ def test_the_pipeline_finds_a_voided_event_before_or_within_the_batch() -> None:
         await pipeline.settle()
         assert _assists(pipeline.states[("t", 0)]) == 0
         assert pipeline.totals.accepted == 4
+
+    asyncio.run(run())
+
+
+def test_the_pipeline_pairs_a_shift_again_from_its_events_before_the_batch() -> None:
+    async def run() -> None:
+        (check_in,) = _shift("s1", 8, None)
+        mistaken = _copy(check_in, occurred_at="2022-03-17T07:00:00+08:00")
+        store, reader = MemoryStore(), MemoryReader()
+        pipeline = Pipeline(store, MemorySink(), reader=reader)
+        first = _message(0, check_in)
+        await pipeline.handle(1, [first])
+        store.shifts["s1"] = [0]
+        reader.messages[0] = first
+        # The mistaken copy and its void in one batch: the first check-in is in the store only.
+        await pipeline.handle(2, [_message(1, mistaken), _message(2, _void(mistaken))])
+        await pipeline.settle()
+        part = pipeline.states[("t", 0)].shifts["s1"]
+        assert part.has_in
+        assert part.checked_in_at == 1647475200
 
     asyncio.run(run())
