@@ -112,6 +112,7 @@ class Campaign:
     def _emit(self, line: bytes, fam: str, release: int) -> None:
         """Send one unique event: maybe late, maybe retried."""
         rnd = self.rng.random
+        on_time = release
         if rnd() < sc.RATE_LATE:
             self.counts["late"] += 1
             release += 1440 * (1 + int(rnd() * 5)) + int(rnd() * 720)
@@ -134,6 +135,51 @@ class Campaign:
                 doc = json.loads(line)
                 retry = json.dumps(doc, sort_keys=True, separators=(", ", ": ")).encode() + b"\n"
             self._push(release + 1 + int(rnd() * 180), retry, fam)
+        if rnd() < sc.RATE_MISTAKEN:
+            self._mistaken(line, fam, on_time)  # the copy is never late: `late` stays exact
+
+    def _mistaken(self, line: bytes, fam: str, release: int) -> None:
+        """The same event entered a second time (a new event_id), then voided by the operator;
+        sometimes the void comes first (the copy is delayed), sometimes it is sent twice."""
+        rnd = self.rng.random
+        doc = json.loads(line)
+        copy_id = self._uuid()
+        copy = line.replace(doc["event_id"].encode(), copy_id.encode(), 1)
+        self.counts["mistaken"] += 1
+        void_at = release + 5 + int(rnd() * 600)
+        copy_at = release + int(rnd() * 60)
+        if rnd() < sc.RATE_VOID_FIRST:
+            self.counts["void_first"] += 1
+            copy_at = void_at + 1 + int(rnd() * 60)
+        self._push(copy_at, copy, fam)
+        self.unique_by_type[doc["type"]] += 1
+        self._void(doc, copy_id, void_at)
+        if rnd() < sc.RATE_VOIDED_TWICE:
+            self.counts["voided_twice"] += 1  # the worker ignores it: not accepted
+            self._void(doc, copy_id, void_at + 1 + int(rnd() * 60), counted=False)
+        if self.counts["mistaken"] % sc.UNKNOWN_VOID_EVERY == sc.UNKNOWN_VOID_EVERY // 2:
+            self.counts["void_unknown"] += 1  # an id never sent: accepted, voids nothing
+            self._void(doc, self._uuid(), void_at)
+
+    def _void(self, doc: dict[str, Any], target: str, minute: int, counted: bool = True) -> None:
+        at = int(_START.timestamp()) + minute * 60
+        void = {
+            "event_id": self._uuid(),
+            "type": "event.voided",
+            "schema_version": 1,
+            "occurred_at": _iso(at),
+            "org_id": doc["org_id"],
+            "team_id": doc["team_id"],
+            "volunteer_id": doc["volunteer_id"],
+            "source": "app:web:2.0.1:admin-console",
+            "data": {
+                "voided_event_id": target,
+                "reason": sc.VOID_REASONS[int(self.rng.random() * len(sc.VOID_REASONS))],
+            },
+        }
+        self._push(minute, json.dumps(void, separators=(",", ":")).encode() + b"\n", "corrections")
+        if counted:
+            self.unique_by_type["event.voided"] += 1
 
     def _conflicting(self, line: bytes, fam: str) -> tuple[bytes, str]:
         """A valid event that reuses `line`'s event_id with other content: alternately another
@@ -418,6 +464,13 @@ class Campaign:
                 "checkin_after_checkout": self.counts["checkin_after_checkout"],
                 "never_closed": self.counts["never_closed"],
                 "pilot_v0": self.counts["pilot_v0"],
+                # Corrections: mistaken copies (accepted, then voided: they never count), their
+                # voids (accepted), second voids (ignored, in `uncounted`), voids of ids never
+                # sent (accepted), and voids that came before their copy.
+                "mistaken": self.counts["mistaken"],
+                "void_first": self.counts["void_first"],
+                "voided_twice": self.counts["voided_twice"],
+                "void_unknown": self.counts["void_unknown"],
                 "service_seconds": result["exact"]["service_seconds"],
                 "call_seconds": result["exact"]["call_seconds"],
                 "article_figures": sc.article_figures(self.plan.scale),

@@ -62,6 +62,15 @@ RATE_INVALID: Final = 0.0005  # invalid lines per unique event (at least 2 per c
 # Unique events whose event_id a buggy app reuses later for another event (another volunteer,
 # or another type): conflicts, dead-lettered by the worker, never counted. One in this many.
 CONFLICT_EVERY: Final = 2000
+# Corrections (event.voided): unique events an operator enters a second time by mistake (a new
+# event_id, same content) and then voids. Of those voids, some come before the mistaken copy
+# arrives, some are sent twice; and one void in UNKNOWN_VOID_EVERY names an id never sent.
+# Neither the copies nor the voids reach the expected counts.
+RATE_MISTAKEN: Final = 0.001
+RATE_VOID_FIRST: Final = 0.1
+RATE_VOIDED_TWICE: Final = 0.1
+UNKNOWN_VOID_EVERY: Final = 10
+VOID_REASONS: Final = ("entered twice by mistake", "duplicate entry", "wrong record")
 AUTO_CLOSE_S: Final = 16 * 3600
 
 

@@ -17,6 +17,7 @@ from events import (
     DisinfectionCompleted,
     DonationReceived,
     Event,
+    EventVoided,
     Rejected,
     SamplingAssisted,
     TracingCallRecorded,
@@ -155,14 +156,23 @@ def test_expected_equals_independent_count_of_the_file(
             first = unique.setdefault(str(result.event_id), result)
             conflicts += first != result
     assert conflicts == expected["meta"]["conflicts"] > 0
+    # A void cancels the event it names (whenever either arrives) and counts nothing itself.
+    voids = [e for e in unique.values() if isinstance(e, EventVoided)]
+    voided = {str(v.data.voided_event_id) for v in voids}
+    standing: list[Event] = [
+        e for k, e in unique.items() if k not in voided and not isinstance(e, EventVoided)
+    ]
+    assert len(voided) == expected["meta"]["mistaken"] + expected["meta"]["void_unknown"]
+    assert len(voids) - len(voided) == expected["meta"]["voided_twice"] > 0
     views = _independent_views(
-        list(unique.values()),
+        standing,
         datetime.fromisoformat(expected["as_of"]),
         timedelta(hours=expected["auto_close_hours"]),
     )
     assert views["totals"] == expected["totals"]
     assert views["daily_by_org"] == expected["daily_by_org"]
-    assert len(unique) == expected["meta"]["accepted_unique"]
+    # A second void of an event is ignored by the worker: not among the accepted.
+    assert len(unique) == expected["meta"]["accepted_unique"] + expected["meta"]["voided_twice"]
 
 
 def test_meta_counts_match_the_file(
@@ -176,7 +186,9 @@ def test_meta_counts_match_the_file(
     assert dict(by_family) == meta["lines_by_family"]
     assert len(decoded) == meta["lines"]
     accepted = sum(by_family.values())
-    assert accepted == meta["accepted_unique"] + meta["duplicates"] + meta["conflicts"]
+    assert accepted == (
+        meta["accepted_unique"] + meta["duplicates"] + meta["conflicts"] + meta["voided_twice"]
+    )
     assert meta["invalid"] == sum(codes.values())
     assert meta["dead_letters_by_code"] == dict(
         sorted((codes + Counter(conflicting_duplicate=meta["conflicts"])).items())
