@@ -267,6 +267,7 @@ def test_families() -> None:
         "sampling.assisted": "sampling",
         "disinfection.completed": "disinfection",
         "donation.received": "donations",
+        "event.voided": "corrections",
     }
 
 

@@ -26,7 +26,7 @@ def test_validate_reports_each_fixture_code(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     verdicts = [line.split(": ")[1].split(" ")[0] for line in lines[:-1]]
     assert verdicts == expected
-    assert lines[-1].startswith(f"{len(expected)} lines: 7 ok, {len(REJECTION_CODES)} invalid (")
+    assert lines[-1].startswith(f"{len(expected)} lines: 8 ok, {len(REJECTION_CODES)} invalid (")
     for code in REJECTION_CODES:
         assert f"{code}: 1" in lines[-1]
 
@@ -42,7 +42,7 @@ def test_validate_stdin_all_valid_exits_zero() -> None:
     data = b"".join(f.wire + b"\r\n" for f in load("valid")) + b"\n   \n"
     result = CliRunner().invoke(main, ["validate", "-"], input=data)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "7 lines: 7 ok, 0 invalid"
+    assert result.output.splitlines()[-1] == "8 lines: 8 ok, 0 invalid"
 
 
 def test_validate_quiet_prints_only_problems(tmp_path: Path) -> None:
