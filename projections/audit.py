@@ -116,6 +116,12 @@ RELATIONS = (
         (),
         "(SELECT DISTINCT dim, day, org_id, member FROM {db}.presence)",
     ),
+    Relation(
+        "presence_voided",
+        ("dim", "day", "org_id", "member", "event_id"),
+        (),
+        "(SELECT DISTINCT dim, day, org_id, member, event_id FROM {db}.presence_voided)",
+    ),
 )
 
 # Named queries (projections/queries) compared whole, with the columns that key a row. Left
@@ -158,6 +164,7 @@ SWAPPED_TABLES = (
     "shifts",
     "checkpoints",
     "presence",
+    "presence_voided",
 )
 
 # The accepted events an export or a trace selects, by their event_log rows, up to each
@@ -182,8 +189,16 @@ SELECT DISTINCT kafka_partition, kafka_offset, kafka_ts_ms, event_id, type, occu
        team_id, volunteer_id, shift_id
 FROM event_log
 WHERE kafka_topic = %(topic)s AND day = %(day)s AND org_id = %(org_id)s
-  AND (%(all_types)s = 1 OR type IN %(types)s)
+  AND (%(all_types)s = 1 OR type IN %(types)s) AND type != 'event.voided'
 ORDER BY occurred_at, kafka_partition, kafka_offset
+"""
+# Every void in the history (voids are rare), with the event it cancels (`voids`).
+TRACE_VOIDS = """
+SELECT DISTINCT kafka_partition, kafka_offset, kafka_ts_ms, event_id, type, occurred_at,
+       team_id, volunteer_id, shift_id, voids
+FROM event_log
+WHERE kafka_topic = %(topic)s AND voids != ''
+ORDER BY kafka_partition, kafka_offset
 """
 TRACE_SHIFTS = """
 SELECT shift_id, status, service_s

@@ -7,6 +7,8 @@ Three kinds of figures:
 - shift figures (checkins, service_hours, open_shifts, unclosed_shifts): the shifts the view
   gives the org and day, each with its check-in and check-out events;
 - distinct counts (teams, volunteers): one line per member, with its first event.
+
+A voided event is listed too, adding 0, followed by its void (docs/contract.md, Corrections).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from events import (
     TracingCallRecorded,
     decode_at,
 )
-from projections.audit import FIGURE, SHIFT_EVENTS, TRACE_EVENTS, TRACE_SHIFTS
+from projections.audit import FIGURE, SHIFT_EVENTS, TRACE_EVENTS, TRACE_SHIFTS, TRACE_VOIDS
 from projections.columns import DAILY_BY_ORG
 from projections.store import StateStore
 from streams.audit.history import Message, read_offsets
@@ -122,19 +124,36 @@ def trace(settings: Settings, org_id: str, day: date, metric: str) -> Trace:
     def counted(row: tuple[Any, ...]) -> bool:
         return int(row[1]) <= checkpoints.get((topic, int(row[0])), -1)
 
+    # The first counted void of each voided event (a second one is ignored, not in event_log).
+    voided_by: dict[str, tuple[Any, ...]] = {}
+    for r in reader.execute(TRACE_VOIDS, params):
+        if counted(r):
+            voided_by.setdefault(str(r[9]), r)
+
+    def add_voided(row: tuple[Any, ...], what: str) -> bool:
+        """A voided event's line and its void's, adding nothing; False if not voided."""
+        void = voided_by.get(str(row[3]))
+        if void is None:
+            return False
+        result.lines.append(_line(row, f"{what} (voided)", 0))
+        result.lines.append(_line(void, f"void of {row[3]}", 0))
+        return True
+
     if metric in SUMS:
         kind, value_of = SUMS[metric]
         params.update(all_types=0, types=(kind,))
         events = [r for r in reader.execute(TRACE_EVENTS, params) if counted(r)]
-        decoded = _decode_from_kafka(settings, topic, events)
+        decoded = _decode_from_kafka(
+            settings, topic, [r for r in events if str(r[3]) not in voided_by]
+        )
         for r in events:
-            event = decoded[(int(r[0]), int(r[1]))]
-            result.lines.append(_line(r, str(r[3]), value_of(event)))
+            if not add_voided(r, str(r[3])):
+                result.lines.append(_line(r, str(r[3]), value_of(decoded[(int(r[0]), int(r[1]))])))
     elif metric in DISTINCT:
         column = 6 if metric == "teams" else 7
         firsts: dict[str, tuple[Any, ...]] = {}
         for r in reader.execute(TRACE_EVENTS, params):
-            if counted(r):
+            if counted(r) and str(r[3]) not in voided_by:
                 firsts.setdefault(str(r[column]), r)
         for member, r in sorted(firsts.items()):
             result.lines.append(_line(r, member, 1))
@@ -154,9 +173,13 @@ def trace(settings: Settings, org_id: str, day: date, metric: str) -> Trace:
                 "unclosed_shifts": int(status == "unclosed"),
             }[metric]
             pair = by_shift.get(str(shift_id), [])
-            for i, r in enumerate(pair):
-                # The shift's value on its first line; its other events follow with 0.
-                result.lines.append(_line(r, f"shift {shift_id} ({status})", adds if i == 0 else 0))
+            what = f"shift {shift_id} ({status})"
+            for r in pair:
+                if add_voided(r, what):
+                    continue
+                # The shift's value on its first standing event; its other events add 0.
+                result.lines.append(_line(r, what, adds))
+                adds = 0
             if not pair:
                 result.lines.append(
                     TraceLine(f"shift {shift_id} ({status})", "", "", None, None, None, adds)
