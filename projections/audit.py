@@ -167,16 +167,16 @@ SWAPPED_TABLES = (
     "presence_voided",
 )
 
-# The accepted events an export or a trace selects, by their event_log rows, up to each
-# partition's checkpoint (rows past it belong to a write not yet finished).
+# The accepted events an export selects, by their event_log rows (the caller keeps those up to
+# each partition's checkpoint: rows past it belong to a write not yet finished). Neither
+# DISTINCT nor ORDER BY: the caller keys them by offset and sorts them (0.3 s less a day).
 SELECTED_EVENTS = """
-SELECT DISTINCT kafka_partition, kafka_offset, day, type
+SELECT kafka_partition, kafka_offset, day, type
 FROM event_log
 WHERE kafka_topic = %(topic)s
   AND day >= %(from_day)s AND day <= %(to_day)s
   AND (%(org_id)s = '' OR org_id = %(org_id)s)
   AND (%(type)s = '' OR type = %(type)s)
-ORDER BY kafka_partition, kafka_offset
 """
 
 # `frontline trace`: one figure of daily_by_org (the column is one of columns.DAILY_BY_ORG,

@@ -3,24 +3,30 @@
 ClickHouse knows which offsets hold the events an auditor asks for (a day, an org, a type);
 Kafka holds their content. Partitions are read one after another by one consumer (no group:
 nobody's position moves), each from its first wanted offset to its last, seeking over long runs
-of offsets not wanted; each record read costs an object (~2.7 us), so no more are fetched than
-up to the last wanted one.
+of offsets not wanted; no more records are fetched than up to the last wanted one.
+
+aiokafka wraps every record its C extension parsed in a ConsumerRecord (a Python dataclass:
+1.8 us a record here, a third of an export's reading). These reads take the parsed record as
+it is (offset, timestamp, key, value: all they use), through `_raw_records`, which relies on
+aiokafka 0.14's PartitionRecords (pinned in pyproject.toml) and falls back to the usual
+records when it is not there.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.consumer import fetcher
 
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):  # a tuple: made for every message read (a frozen dataclass: 4x)
     partition: int
     offset: int
     timestamp_ms: int
@@ -29,6 +35,26 @@ class Message:
 
 class MissingFromKafkaError(Exception):
     """Offsets event_log holds that Kafka no longer has (retention, or a rewritten topic)."""
+
+
+@contextmanager
+def _raw_records() -> Iterator[None]:
+    """Within: every aiokafka consumer of this process returns the records as parsed (no
+    ConsumerRecord). Only the history reads run then; nothing else consumes meanwhile."""
+    records = getattr(fetcher, "PartitionRecords", None)
+    wrap = getattr(records, "_consumer_record", None)
+    if records is None or wrap is None:
+        yield
+        return
+
+    def as_parsed(self: Any, tp: TopicPartition, record: Any) -> Any:
+        return record
+
+    records._consumer_record = as_parsed
+    try:
+        yield
+    finally:
+        records._consumer_record = wrap
 
 
 def read_offsets(
@@ -41,7 +67,8 @@ def read_offsets(
     """Call `on_message` for every wanted offset (per partition, sorted ascending), partition
     after partition in ascending order, in offset order within each: the same calls in the same
     order every time. Raises MissingFromKafkaError for offsets Kafka lacks."""
-    asyncio.run(_read(settings, topic, wanted, on_message, batch_max))
+    with _raw_records():
+        asyncio.run(_read(settings, topic, wanted, on_message, batch_max))
 
 
 async def _started_reader(settings: Settings) -> AIOKafkaConsumer:
@@ -137,7 +164,8 @@ def read_range(
 ) -> None:
     """Call `on_message` for every message of one partition from `first` to `last` (both
     included, as far as Kafka holds them), in order, until it returns False."""
-    asyncio.run(_read_range(settings, topic, partition, first, last, on_message, batch_max))
+    with _raw_records():
+        asyncio.run(_read_range(settings, topic, partition, first, last, on_message, batch_max))
 
 
 async def _read_range(
