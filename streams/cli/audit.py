@@ -7,22 +7,22 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Never
+from typing import TYPE_CHECKING, Never
 
 import click
 from tqdm import tqdm
 
 from events import EVENT_TYPES, SHANGHAI
-from projections.replays import ReplayPlan
-from streams.audit.compare import Comparison, audit
 from streams.audit.export import FORMATS, ExportRequest, export, manifest_digest
 from streams.audit.export import check as check_export
-from streams.audit.replay import ReplayRequest, replay
-from streams.audit.swap import swap as swap_tables
 from streams.audit.trace import METRICS, trace
 from streams.cli import main, settings
 from streams.cli.pipeline import batch_option, write_max_option
 from streams.cli.read import plain, print_table
+
+if TYPE_CHECKING:
+    from projections.replays import ReplayPlan
+    from streams.audit.compare import Comparison
 
 
 class Instant(click.ParamType):
@@ -89,6 +89,9 @@ def replay_cmd(
     code, while it runs. The end is the topic's end offsets when the replay starts (printed);
     interrupted and started again with the same options, it resumes without counting twice.
     Then compare: `frontline audit --live <live database> --rebuilt DATABASE`."""
+    # Imported here: the worker's pipeline and its metrics take 0.3 s that other commands skip.
+    from streams.audit.replay import ReplayRequest, replay
+
     bar = _Bar()
     try:
         result = replay(
@@ -154,6 +157,9 @@ def audit_cmd(live: str | None, rebuilt: str, swap: bool) -> None:
     """Compare every projection table and public view of two databases row by row, as the
     read-only user; print each difference (key, live value, rebuilt value) and exit 1 if there
     is any. With --swap, promote REBUILT to live instead (as the writer)."""
+    from streams.audit.compare import audit
+    from streams.audit.swap import swap as swap_tables
+
     s = settings()
     if live is not None and live != s.clickhouse_database:
         s = s.model_copy(update={"clickhouse_database": live})

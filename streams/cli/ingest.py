@@ -15,7 +15,6 @@ from tqdm import tqdm
 
 from streams.cli import main, settings
 from streams.ingest.emit import EmitStats, emit_lines
-from streams.ingest.http import serve as serve_ingest
 from streams.ingest.producer import IngestError, Producer
 from streams.ingest.tokens import TokenError, TokenStore
 from streams.kafka_users import set_scram_user
@@ -235,6 +234,9 @@ def serve(host: str | None, port: int | None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # Here: aiohttp and the web app take 0.3 s that other commands need not pay.
+        from streams.ingest.http import serve as serve_ingest
+
         await serve_ingest(s, host or s.http_host, port if port is not None else s.http_port, stop)
 
     asyncio.run(run())
