@@ -6,6 +6,7 @@ FRONTLINE_DEBUG=1 or `frontline --debug` shows their tracebacks too.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -14,9 +15,45 @@ import click
 
 from streams.settings import ConfigError, Settings
 
+# Which module of this package defines each subcommand: a command imports only its own module
+# (and what that imports), not every command's libraries (`frontline export` started in 1.9 s
+# when all were imported; tests/unit/test_cli_lazy.py keeps this map complete).
+COMMAND_MODULES = {
+    "audit": "audit",
+    "check": "config",
+    "config": "config",
+    "demo": "demo",
+    "emit": "ingest",
+    "export": "audit",
+    "kafka-user": "ingest",
+    "lag": "read",
+    "migrate": "pipeline",
+    "query": "read",
+    "replay": "audit",
+    "schema": "contract",
+    "serve": "ingest",
+    "simulate": "contract",
+    "tokens": "ingest",
+    "topics": "ingest",
+    "trace": "audit",
+    "validate": "contract",
+    "verify": "read",
+    "worker": "pipeline",
+}
+
 
 class FrontlineGroup(click.Group):
-    """Turns operational errors into one clear line and an exit code, not a traceback."""
+    """Loads a subcommand's module when it is asked for; turns operational errors into one clear
+    line and an exit code, not a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"streams.cli.{module}")  # registers it on `main`
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         from streams.cli.errors import explain
@@ -63,11 +100,7 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-# Subcommand modules register themselves on `main`.
-from streams.cli import audit as _audit  # noqa: E402,F401
-from streams.cli import config as _config  # noqa: E402,F401
-from streams.cli import contract as _contract  # noqa: E402,F401
-from streams.cli import demo as _demo  # noqa: E402,F401
-from streams.cli import ingest as _ingest  # noqa: E402,F401
-from streams.cli import pipeline as _pipeline  # noqa: E402,F401
-from streams.cli import read as _read  # noqa: E402,F401
+def load_all() -> None:
+    """Import every subcommand's module (each registers itself on `main`)."""
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"streams.cli.{module}")

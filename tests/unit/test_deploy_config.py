@@ -88,8 +88,9 @@ def test_dockerfile_copies_what_exists() -> None:
 
 
 def test_compose_worker_runs_an_existing_command() -> None:
-    from streams.cli import main
+    from streams.cli import load_all, main
 
+    load_all()
     command = _compose()["services"]["worker"]["command"]
     assert command[0] in main.commands, (
         f"compose runs `frontline {command[0]}`, which does not exist"
