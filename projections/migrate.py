@@ -159,6 +159,27 @@ def apply(
     return done
 
 
+def replaced_materialized_views(
+    target: ClickHouseTarget, directory: Path | None = None
+) -> list[str]:
+    """The existing materialized views that pending migrations drop and create again. Between
+    the two statements an insert into their source derives nothing (0007 replaces the one that
+    fills `presence`): run those migrations with the workers stopped."""
+    client = target.client()
+    found = []
+    for state in status(target, directory):
+        if state.applied_at is not None:
+            continue
+        for statement in state.migration.statements(target.database):
+            drop = DROP.match(statement)
+            if drop is None:
+                continue
+            engines = client.execute(ENGINE_OF, drop.groupdict())
+            if engines and engines[0][0] == "MaterializedView":
+                found.append(drop["table"])
+    return found
+
+
 def _already_applied(client: Client, statement: str) -> bool:
     """An ADD COLUMN whose column exists: the run that added it stopped before recording."""
     add = ADD_COLUMN.match(statement)

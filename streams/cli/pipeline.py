@@ -7,7 +7,7 @@ import click
 from projections import migrate as migrations
 from streams.cli import main, settings
 from streams.logs import logging_config
-from streams.settings import check_clickhouse_reachable
+from streams.settings import Settings, check_clickhouse_reachable
 
 # The pipeline's batch sizes: the worker's, and a replay's (it runs the same pipeline).
 batch_option = click.option(
@@ -49,11 +49,28 @@ def migrate(show_status: bool) -> None:
                     mark = "pending"
                 click.echo(f"{state.migration.filename:40} {mark}")
             return
+        replaced = migrations.replaced_materialized_views(target)
+        if replaced:
+            _refuse_while_workers_run(s, replaced)
         done = migrations.apply(target, auto_close_s=int(s.auto_close_hours * 3600))
     except migrations.MigrationError as exc:
         raise click.ClickException(str(exc)) from None
     applied = ", ".join(m.filename for m in done) or "nothing (up to date)"
     click.echo(f"database {target.database}: applied {applied}")
+
+
+def _refuse_while_workers_run(s: Settings, views: list[str]) -> None:
+    """A worker's insert while a materialized view is replaced would derive nothing from it."""
+    from streams.worker.lag import running_workers
+
+    workers = running_workers(s)
+    if workers:
+        raise click.ClickException(
+            f"pending migrations replace the materialized view(s) {', '.join(views)} of "
+            f"{s.clickhouse_database}, and {workers} worker(s) of it run: rows they write "
+            "meanwhile would miss what the view derives. Stop the workers, run `frontline "
+            "migrate`, then start them again."
+        )
 
 
 @main.command("worker")

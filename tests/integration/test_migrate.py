@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from kafka import KafkaConsumer
 
 from projections import migrate
 from streams.cli import main
 from streams.settings import Settings
-from tests.integration.harness import env_of
+from streams.topics import events_topic, worker_group
+from tests.integration.harness import env_of, frontline
 
 
 def test_apply_then_nothing_pending(isolated: Settings) -> None:
@@ -96,3 +99,43 @@ def test_presence_is_derived_from_the_event_log(isolated: Settings) -> None:
     # DISTINCT within the insert: v1's two events of 2022-03-17 gave one row.
     assert client.execute("SELECT count() FROM presence") == [(9,)]
     assert client.execute("SELECT orgs, teams, volunteers FROM totals") == [(2, 2, 1)]
+
+
+def test_replacing_a_materialized_view_waits_for_the_workers(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    # A database at 0006, as before corrections: 0007 drops and recreates the view that fills
+    # `presence`. A worker's insert between the two would derive no presence rows.
+    older = tmp_path / "older"
+    older.mkdir()
+    for m in migrate.load_migrations():
+        if m.version < 7:
+            (older / m.filename).write_text(m.sql)
+    migrate.apply(isolated.clickhouse, directory=older)
+    assert migrate.replaced_materialized_views(isolated.clickhouse) == ["presence_from_event_log"]
+    assert frontline(isolated, "topics", "ensure").returncode == 0
+    member = KafkaConsumer(
+        events_topic(isolated),
+        bootstrap_servers=isolated.bootstrap_servers,
+        group_id=worker_group(isolated),
+        enable_auto_commit=False,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not member.assignment() and time.monotonic() < deadline:
+            member.poll(timeout_ms=500)  # joins the group: a running worker, to migrate
+        refused = frontline(isolated, "migrate")
+        assert refused.returncode != 0, refused.stdout
+        assert "Stop the workers" in refused.stderr
+        assert "presence_from_event_log" in refused.stderr
+        assert migrate.replaced_materialized_views(isolated.clickhouse)  # nothing applied
+    finally:
+        member.close()
+    deadline = time.monotonic() + 60
+    while True:  # the group empties once the member has left
+        done = frontline(isolated, "migrate")
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0007_voids.sql" in done.stdout
