@@ -8,7 +8,8 @@ parameters); nothing from the user is ever spliced into SQL text. Every query ta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from projections.connection import ClickHouseTarget
@@ -61,3 +62,18 @@ def run(
     bound = params(org_id, from_day, to_day, extra)
     rows, types = target.client().execute(sql(name), bound, with_column_types=True)
     return Result([c for c, _ in types], [tuple(r) for r in rows])
+
+
+def plain(value: object) -> object:
+    """A value as JSON and CSV show it: dates in ISO 8601, decimals as their exact text."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def records(result: Result) -> list[dict[str, object]]:
+    """The rows as JSON objects: what `frontline query --format json` prints and the dashboard
+    API returns."""
+    return [{c: plain(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows]

@@ -45,6 +45,7 @@ ENV = {
     "topic_replication": "FRONTLINE_TOPIC_REPLICATION",
     "http_host": "FRONTLINE_HTTP_HOST",
     "http_port": "FRONTLINE_HTTP_PORT",
+    "dashboard_port": "FRONTLINE_DASHBOARD_PORT",
     "ingest_rate_limit": "FRONTLINE_INGEST_RATE_LIMIT",
     "token_file": "FRONTLINE_TOKEN_FILE",
     "auto_close_hours": "FRONTLINE_AUTO_CLOSE_HOURS",
@@ -120,6 +121,8 @@ class Settings(BaseSettings):
     topic_replication: Annotated[int, Field(ge=1, le=32)] = 1
     http_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     http_port: Annotated[int, Field(ge=0, le=65_535)] = 8080
+    # `frontline dashboard` (its JSON API), on FRONTLINE_HTTP_HOST.
+    dashboard_port: Annotated[int, Field(ge=0, le=65_535)] = 8090
     ingest_rate_limit: Annotated[float, Field(gt=0)] = 20.0
     # Dead letters one device token may cause per hour; beyond, its requests get 429.
     ingest_dead_letter_budget: Annotated[int, Field(ge=1)] = 1000
@@ -244,6 +247,7 @@ class Settings(BaseSettings):
             ENV["topic_replication"]: str(self.topic_replication),
             ENV["http_host"]: self.http_host,
             ENV["http_port"]: str(self.http_port),
+            ENV["dashboard_port"]: str(self.dashboard_port),
             ENV["ingest_rate_limit"]: str(self.ingest_rate_limit),
             ENV["ingest_dead_letter_budget"]: str(self.ingest_dead_letter_budget),
             ENV["http_max_connections"]: str(self.http_max_connections),

@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "audit": "audit",
     "check": "config",
     "config": "config",
+    "dashboard": "dashboard",
     "demo": "demo",
     "emit": "ingest",
     "export": "audit",

@@ -7,8 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import IO
 
 import click
@@ -21,13 +20,7 @@ from streams.topics import events_topic
 from streams.worker.lag import partition_lag
 from streams.worker.verify import SHOWN, verify
 
-
-def plain(value: object) -> object:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
+plain = queries.plain  # also used by the audit commands' tables
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -65,10 +58,7 @@ def query(
         extra={"since_ms": int((time.time() - 60) * 1000)},
     )
     if fmt == "json":
-        records = [
-            {c: plain(v) for c, v in zip(result.columns, row, strict=True)} for row in result.rows
-        ]
-        click.echo(json.dumps(records, indent=1, ensure_ascii=False))
+        click.echo(json.dumps(queries.records(result), indent=1, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(result.columns)

@@ -1,0 +1,1 @@
+"""What dashboards read: the JSON API of `frontline dashboard` (issue #14: the page comes next)."""

@@ -1,0 +1,110 @@
+"""The dashboard's JSON API on the real stack: each answer is what `frontline query --format
+json` prints for the same parameters; a poll with the ETag back costs a 304 until a checkpoint
+moves; mistakes get a JSON error that says what to fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from projections import queries
+from streams.ingest.producer import Producer
+from streams.settings import Settings
+from tests.integration.harness import env_of, frontline, wait_caught_up
+from tests.integration.ingest_helpers import event, line
+from tests.integration.servers import free_port
+
+
+def _get(url: str, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def _cli(settings: Settings, *args: str) -> Any:
+    done = frontline(settings, "query", *args, "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
+    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    expected, log = live
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port)],
+        env={**os.environ, **env_of(isolated)},
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "dashboard.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, headers, body = _get(f"{base}/api/totals")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "dashboard.log").read_text()
+                assert server.poll() is None, (tmp_path / "dashboard.log").read_text()
+                time.sleep(0.3)
+        assert status == 200
+        assert json.loads(body) == _cli(isolated, "totals")
+        assert json.loads(body)[0]["sampling_assists"] == expected["totals"]["sampling_assists"]
+        assert headers["Cache-Control"] == "no-cache"
+
+        # Nothing new: the ETag sent back gets a 304 and no body.
+        again, again_headers, again_body = _get(f"{base}/api/totals", headers["ETag"])
+        assert (again, again_body) == (304, b"")
+        assert again_headers["ETag"] == headers["ETag"]
+
+        org = expected["daily_by_org"][0]["org_id"]
+        day = expected["daily_by_org"][0]["day"]
+        path = f"{base}/api/daily_by_org?org={org}&from={day}&to={day}"
+        status, _, body = _get(path)
+        assert status == 200
+        rows = json.loads(body)
+        assert rows == _cli(isolated, "daily_by_org", "--org", org, "--from", day, "--to", day)
+        assert len(rows) == 1
+
+        # A new event moves a checkpoint: a new ETag and the new figure.
+        more = event("sampling.assisted")
+        more["data"]["people_assisted"] = 9
+        with Producer(isolated) as producer:
+            producer.send(line(more)).result()
+        wait_caught_up(isolated, [], log)
+        status, moved, body = _get(f"{base}/api/totals", headers["ETag"])
+        assert status == 200
+        assert moved["ETag"] != headers["ETag"]
+        assert json.loads(body)[0]["sampling_assists"] == (
+            expected["totals"]["sampling_assists"] + 9
+        )
+
+        # Mistakes: what to fix, as JSON.
+        status, _, body = _get(f"{base}/api/nothing")
+        assert status == 404
+        assert json.loads(body)["error"]["code"] == "unknown_query"
+        assert "totals" in json.loads(body)["error"]["message"]
+        status, _, body = _get(f"{base}/api/daily_by_org?from=April")
+        assert status == 400
+        assert json.loads(body)["error"]["code"] == "bad_date"
+
+        status, _, body = _get(f"{base}/openapi.json")
+        assert status == 200
+        document = json.loads(body)
+        names = document["paths"]["/api/{name}"]["get"]["parameters"][0]["schema"]["enum"]
+        assert names == queries.names()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
