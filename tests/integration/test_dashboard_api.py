@@ -64,10 +64,15 @@ def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
         assert json.loads(body)[0]["sampling_assists"] == expected["totals"]["sampling_assists"]
         assert headers["Cache-Control"] == "no-cache"
 
-        # Nothing new: the ETag sent back gets a 304 and no body.
-        again, again_headers, again_body = _get(f"{base}/api/totals", headers["ETag"])
+        # Nothing new: the ETag sent back gets a 304 and no body. The ETag also changes with
+        # the minute (open shifts age): a poll that straddles a minute gets 200, the next 304.
+        for _ in range(3):
+            _, fresh, _ = _get(f"{base}/api/totals")
+            again, again_headers, again_body = _get(f"{base}/api/totals", fresh["ETag"])
+            if again == 304:
+                break
         assert (again, again_body) == (304, b"")
-        assert again_headers["ETag"] == headers["ETag"]
+        assert again_headers["ETag"] == fresh["ETag"]
 
         org = expected["daily_by_org"][0]["org_id"]
         day = expected["daily_by_org"][0]["day"]
