@@ -38,6 +38,7 @@ from clickhouse_driver.errors import (
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from events import (
+    Event,
     EventVoided,
     Rejected,
     VolunteerCheckedIn,
@@ -399,13 +400,20 @@ class OrderedWriter:
 # -- the pipeline ---------------------------------------------------------------------------
 
 
+def _event_of(record: Record) -> Event | None:
+    """The record decoded as the projection decodes it; None if the contract refuses it (the
+    projection then rejects it, and nothing needs looking up for it)."""
+    try:
+        event, _ = decode_at(record.value or b"", record.timestamp / 1000)
+    except Rejected:
+        return None
+    return event
+
+
 def _void_in(m: Record) -> EventVoided | None:
     if not (m.value and _VOID_MARK in m.value):
         return None
-    try:
-        event, _ = decode_at(m.value, m.timestamp / 1000)
-    except Rejected:
-        return None  # the projection rejects it
+    event = _event_of(m)
     return event if isinstance(event, EventVoided) else None
 
 
@@ -417,11 +425,8 @@ def _in_batch(messages: Sequence[Record], void: Record, target: UUID) -> Record 
             return None
         if m.partition != void.partition or m.topic != void.topic or mark not in (m.value or b""):
             continue
-        try:
-            event, _ = decode_at(m.value or b"", m.timestamp / 1000)
-        except Rejected:
-            continue
-        if event.event_id == target:
+        event = _event_of(m)
+        if event is not None and event.event_id == target:
             return m
     return None
 
@@ -429,10 +434,7 @@ def _in_batch(messages: Sequence[Record], void: Record, target: UUID) -> Record 
 def _shift_of(record: Record) -> str | None:
     if not (record.value and b"volunteer.checked_" in record.value):
         return None
-    try:
-        event, _ = decode_at(record.value, record.timestamp / 1000)
-    except Rejected:
-        return None
+    event = _event_of(record)
     if isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut):
         return event.data.shift_id
     return None
@@ -527,11 +529,9 @@ class Pipeline:
             )
             for offset in offsets:
                 other = await self.reader.read(topic, partition, offset)
-                try:
-                    kept, _ = decode_at(other.value or b"", other.timestamp / 1000)
-                except Rejected:
-                    continue
-                found.setdefault(kept.event_id.int, other)
+                kept = _event_of(other)
+                if kept is not None:
+                    found.setdefault(kept.event_id.int, other)
         return found
 
     async def _read_counted(self, void: Record, target: UUID) -> Record | None:
