@@ -40,24 +40,15 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def _day(request: web.Request, name: str, default: date) -> date:
+def _day(request: web.Request, name: str, default: date) -> date | None:
+    """The date in query parameter `name` (`default` if absent); None if it is not a date."""
     text = request.query.get(name)
     if text is None or text == "":
         return default
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {
-                    "error": {
-                        "code": "bad_date",
-                        "message": f"{name}={text!r}: send a date like 2022-04-01",
-                    }
-                }
-            ),
-            content_type="application/json",
-        ) from None
+        return None
 
 
 class DashboardApi:
@@ -90,6 +81,10 @@ class DashboardApi:
             return _error(400, "bad_org", f"org is at most {MAX_ORG_LENGTH} characters")
         from_day = _day(request, "from", queries.FIRST_DAY)
         to_day = _day(request, "to", queries.LAST_DAY)
+        if from_day is None or to_day is None:
+            wrong = "from" if from_day is None else "to"
+            text = request.query.get(wrong)
+            return _error(400, "bad_date", f"{wrong}={text!r}: send a date like 2022-04-01")
         target = self.settings.dashboard
         bound = queries.params(
             org_id, from_day, to_day, {"since_ms": int((self.clock() - 60) * 1000)}
