@@ -25,6 +25,7 @@ from aiohttp import web
 
 from projections import queries
 from projections.store import StateStore
+from streams.http_guard import serve_guarded
 from streams.settings import Settings
 
 CACHED_ANSWERS = 256
@@ -193,10 +194,5 @@ def openapi_document() -> dict[str, Any]:
 
 
 async def serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(create_dashboard_app(settings), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    """Serve the API through the same connection limits and head timeout as ingest."""
+    await serve_guarded(create_dashboard_app(settings), settings, host, port, stop, "dashboard API")

@@ -40,7 +40,7 @@ from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
-from streams.ingest.http_guard import ConnectionGuard, GuardedAppRunner, head_clock
+from streams.http_guard import head_clock, serve_guarded
 from streams.ingest.producer import Delivered, Delivery, DeliveryOutcome, IngestError, Producer
 from streams.ingest.tokens import Device, TokenError, TokenStore
 from streams.metrics import IngestMetrics, serve_metrics
@@ -593,22 +593,6 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-def guard_of(settings: Settings) -> ConnectionGuard:
-    """The connection limits and head timeout of `settings`."""
-    return ConnectionGuard(
-        max_connections=settings.http_max_connections,
-        max_per_client=settings.http_max_connections_per_client,
-        head_timeout_s=settings.http_head_timeout,
-    )
-
-
 async def serve(settings: Settings, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve ingest on host:port through the connection guard until `stop` is set."""
-    runner = GuardedAppRunner(create_ingest_app(settings), guard_of(settings), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        log.info("serving HTTP ingest on http://%s:%d", host, port)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_guarded(create_ingest_app(settings), settings, host, port, stop, "HTTP ingest")

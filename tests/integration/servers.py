@@ -26,7 +26,7 @@ from pathlib import Path
 from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
-from streams.ingest.http_guard import ConnectionGuard, GuardedAppRunner
+from streams.http_guard import ConnectionGuard, GuardedAppRunner
 
 REPO = Path(__file__).resolve().parents[2]
 

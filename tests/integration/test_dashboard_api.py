@@ -1,16 +1,20 @@
 """The dashboard's JSON API on the real stack: each answer is what `frontline query --format
 json` prints for the same parameters; a poll with the ETag back costs a 304 until a checkpoint
-moves; mistakes get a JSON error that says what to fix."""
+moves; mistakes get a JSON error that says what to fix; a client that stalls is let go as by
+HTTP ingest (the same connection guard)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +41,18 @@ def _cli(settings: Settings, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
-    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
-) -> None:
-    expected, log = live
+@contextmanager
+def _dashboard(
+    settings: Settings, tmp_path: Path
+) -> Iterator[tuple[str, int, dict[str, str], bytes]]:
+    """`frontline dashboard` running; its base URL and its first answer to /api/totals."""
     port = free_port()
+    log = tmp_path / "dashboard.log"
     server = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port)],
-        env={**os.environ, **env_of(isolated)},
+        env={**os.environ, **env_of(settings)},
         stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "dashboard.log").open("wb"),
+        stderr=log.open("wb"),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,9 +62,20 @@ def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
                 status, headers, body = _get(f"{base}/api/totals")
                 break
             except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "dashboard.log").read_text()
-                assert server.poll() is None, (tmp_path / "dashboard.log").read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                assert server.poll() is None, log.read_text()
                 time.sleep(0.3)
+        yield base, status, headers, body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
+    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    expected, log = live
+    with _dashboard(isolated, tmp_path) as (base, status, headers, body):
         assert status == 200
         assert json.loads(body) == _cli(isolated, "totals")
         assert json.loads(body)[0]["sampling_assists"] == expected["totals"]["sampling_assists"]
@@ -110,6 +127,14 @@ def test_the_api_answers_as_frontline_query_and_polls_cost_a_304(
         document = json.loads(body)
         names = document["paths"]["/api/{name}"]["get"]["parameters"][0]["schema"]["enum"]
         assert names == queries.names()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def test_a_client_that_sends_no_request_is_let_go(isolated: Settings, tmp_path: Path) -> None:
+    assert frontline(isolated, "migrate").returncode == 0
+    quick = isolated.model_copy(update={"http_head_timeout": 1.0})
+    with _dashboard(quick, tmp_path) as (base, status, _, _):
+        assert status == 200
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.settimeout(30)  # far past the head timeout: a held connection fails here
+            assert stalled.recv(4096) == b""  # closed by the server, nothing sent

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from streams.http_guard import ConnectionGuard
 from streams.ingest.http import create_ingest_app
-from streams.ingest.http_guard import ConnectionGuard
 from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
 from streams.topic_admin import ensure

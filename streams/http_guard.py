@@ -1,4 +1,5 @@
-"""Connection limits and timeouts for `frontline serve`, which aiohttp alone does not have.
+"""Connection limits and timeouts for Frontline's web servers (`frontline serve`, `frontline
+dashboard`), which aiohttp alone does not have.
 
 - At most `max_connections` open connections in all and `max_per_client` per client address:
   one more gets a short `503 too_many_connections` and is closed, before any byte is read.
@@ -23,6 +24,8 @@ from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+
+from streams.settings import Settings
 
 log = logging.getLogger("frontline.http")
 
@@ -155,3 +158,26 @@ async def head_clock(request: web.Request, handler: Any) -> web.StreamResponse:
     finally:
         if isinstance(protocol, GuardedRequestHandler):
             protocol.expect_head()
+
+
+def guard_of(settings: Settings) -> ConnectionGuard:
+    """The connection limits and head timeout of `settings`."""
+    return ConnectionGuard(
+        max_connections=settings.http_max_connections,
+        max_per_client=settings.http_max_connections_per_client,
+        head_timeout_s=settings.http_head_timeout,
+    )
+
+
+async def serve_guarded(
+    app: web.Application, settings: Settings, host: str, port: int, stop: asyncio.Event, what: str
+) -> None:
+    """Serve `app` on host:port through the connection guard until `stop` is set."""
+    runner = GuardedAppRunner(app, guard_of(settings), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.info("serving %s on http://%s:%d", what, host, port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
