@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SCALE ?= 0.01
 
-.PHONY: demo test lint unit stack-up stack-down venv
+.PHONY: demo test lint unit stack-up stack-down venv browser
 
 venv: $(VENV)/.installed
 
@@ -20,13 +20,17 @@ stack-up:
 stack-down:
 	deploy/stack down
 
+# Debian's chromium and a CJK font, for the dashboard's browser test.
+browser:
+	deploy/browser >/dev/null
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Lint first (seconds), then the whole suite against the real stack.
-test: venv lint stack-up
+test: venv lint stack-up browser
 	$(BIN)/pytest
 
 unit: venv

@@ -39,6 +39,11 @@ ALL_CHECKPOINTS = """
 SELECT kafka_topic, kafka_partition, max(version), argMax(messages, version) FROM checkpoints
 GROUP BY kafka_topic, kafka_partition
 """
+# What the dashboard's answers are as of: every partition's checkpoint and when it was written.
+CHECKPOINT_MARKS = """
+SELECT kafka_topic, kafka_partition, max(version), max(written_at_ms) FROM checkpoints
+GROUP BY kafka_topic, kafka_partition
+"""
 # The fingerprint is the content hash's first 32 bits, as projections.projection.fingerprint reads
 # them (big-endian); reinterpretAsUInt32 reads little-endian, hence the reverse.
 # With the ids a replay restricted to one org saw but did not count (outcome 'excluded').
@@ -187,6 +192,14 @@ class StateStore:
     def checkpoints(self) -> dict[tuple[str, int], int]:
         """Last offset covered per (topic, partition), over all partitions."""
         return {tp: version for tp, (version, _) in self.positions().items()}
+
+    def checkpoint_marks(self) -> tuple[dict[tuple[str, int], int], int]:
+        """Last offset covered per (topic, partition), and the newest checkpoint's write time
+        (ms since the epoch; 0 before any)."""
+        rows = self.client.execute(CHECKPOINT_MARKS)
+        return {(str(t), int(p)): int(v) for t, p, v, _ in rows}, max(
+            (int(w) for *_, w in rows), default=0
+        )
 
     def positions(self) -> dict[tuple[str, int], tuple[int, int]]:
         """Per (topic, partition): the last offset covered and how many messages were projected

@@ -1,4 +1,4 @@
-"""`frontline dashboard`: the JSON API dashboards poll (the page of issue #14 comes next)."""
+"""`frontline dashboard`: the campaign's page and the JSON API it polls."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from streams.settings import check_clickhouse_reachable
 @click.option("--host", default=None, help="[default: FRONTLINE_HTTP_HOST]")
 @click.option("--port", type=int, default=None, help="[default: FRONTLINE_DASHBOARD_PORT]")
 def dashboard(host: str | None, port: int | None) -> None:
-    """Serve the dashboard JSON API: GET /api/NAME (a named query's rows, as `frontline query
-    NAME --format json`, with ETag and Cache-Control) and /openapi.json, as the read-only
-    `dashboard` user."""
+    """Serve the dashboard page (GET /, zh/en, refreshes itself) and its JSON API: GET /api/NAME
+    (a named query's rows, as `frontline query NAME --format json`, with ETag, Cache-Control
+    and X-Frontline-As-Of) and /openapi.json, as the read-only `dashboard` user."""
     s = settings()
     check_clickhouse_reachable(s)
     from streams.dashboard.api import serve
@@ -30,7 +30,7 @@ def dashboard(host: str | None, port: int | None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        click.echo(f"dashboard API on http://{where_host}:{where_port}/api/totals", err=True)
+        click.echo(f"dashboard on http://{where_host}:{where_port}/ (API: /api/totals)", err=True)
         await serve(s, where_host, where_port, stop)
 
     asyncio.run(run())

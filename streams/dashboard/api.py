@@ -1,13 +1,15 @@
-"""`frontline dashboard`: the JSON API dashboards poll, read as the read-only `dashboard` user.
+"""`frontline dashboard`: the page (streams/dashboard/static) and the JSON API it polls, read
+as the read-only `dashboard` user.
 
 `GET /api/NAME?org=ID&from=YYYY-MM-DD&to=YYYY-MM-DD` returns the rows of the named query
 (projections/queries/NAME.sql) exactly as `frontline query NAME --format json` prints them.
 
-Polling costs little while nothing changes: each answer carries an ETag made of the query, its
-parameters, every partition's checkpoint and the current minute (open shifts turn into unclosed
-ones as time passes), with `Cache-Control: no-cache`. A poll that sends the ETag back gets 304
-without the query running; the same answer for another poller comes from a small cache. Only
-the checkpoints are read for that (one small query).
+Polling costs little while nothing changes: each answer is kept with the checkpoint state it was
+computed at (streams/dashboard/answers.py) and carries an ETag made of the query, its
+parameters and that state, with `Cache-Control: no-cache`; a poll that sends the ETag back gets
+304. `X-Frontline-As-Of` says which checkpoint time the figures are current as of. The state is
+every partition's checkpoint (read at most every CHECKPOINT_READ_S, one small query for all
+pollers) and the current minute (open shifts turn into unclosed ones as time passes).
 """
 
 from __future__ import annotations
@@ -16,25 +18,29 @@ import asyncio
 import hashlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from projections import queries
 from projections.store import StateStore
+from streams.dashboard.answers import Answer, Answers
 from streams.http_guard import serve_guarded
 from streams.settings import Settings
 
+STATIC = Path(__file__).parent / "static"
 CACHED_ANSWERS = 256
+CHECKPOINT_READ_S = 0.25
 # How long an answer may stand without a new checkpoint, in seconds, by query: the delay
 # query looks at the last minute of writes, the others change with a checkpoint (or, for
 # open shifts, with the clock: within a minute).
 FRESH_FOR_S = {"event_delay": 1}
 DEFAULT_FRESH_S = 60
 MAX_ORG_LENGTH = 64
+AS_OF = "X-Frontline-As-Of"
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -52,24 +58,48 @@ def _day(request: web.Request, name: str, default: date) -> date | None:
         return None
 
 
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+Marks = tuple[tuple[tuple[str, int, int], ...], int]
+
+
 class DashboardApi:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self.answers: OrderedDict[str, bytes] = OrderedDict()
+        self.answers = Answers(CACHED_ANSWERS)
+        self._marks: Marks = ((), 0)
+        self._marks_read_at = float("-inf")
+        self._marks_read: asyncio.Task[Marks] | None = None
 
     async def _in_thread(self, work: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, work)
 
-    def _etag(self, name: str, bound: dict[str, object], checkpoints: dict[Any, int]) -> str:
-        now = self.clock()
-        state = [
-            name,
-            sorted((k, str(v)) for k, v in bound.items() if k != "since_ms"),
-            sorted((t, p, v) for (t, p), v in checkpoints.items()),
-            int(now // FRESH_FOR_S.get(name, DEFAULT_FRESH_S)),
-        ]
-        return '"' + hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32] + '"'
+    async def _checkpoints(self) -> Marks:
+        """Every partition's checkpoint and the newest write time, read once for all pollers
+        of the last CHECKPOINT_READ_S."""
+        if time.monotonic() - self._marks_read_at < CHECKPOINT_READ_S:
+            return self._marks
+        if self._marks_read is None:
+
+            async def read() -> Marks:
+                try:
+                    versions, as_of = await self._in_thread(
+                        lambda: StateStore(self.settings.dashboard).checkpoint_marks()
+                    )
+                    self._marks = (
+                        tuple(sorted((t, p, v) for (t, p), v in versions.items())),
+                        as_of,
+                    )
+                    self._marks_read_at = time.monotonic()
+                    return self._marks
+                finally:
+                    self._marks_read = None
+
+            self._marks_read = asyncio.get_running_loop().create_task(read())
+        return await asyncio.shield(self._marks_read)
 
     async def query(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -86,42 +116,51 @@ class DashboardApi:
             wrong = "from" if from_day is None else "to"
             text = request.query.get(wrong)
             return _error(400, "bad_date", f"{wrong}={text!r}: send a date like 2022-04-01")
-        target = self.settings.dashboard
-        bound = queries.params(
-            org_id, from_day, to_day, {"since_ms": int((self.clock() - 60) * 1000)}
-        )
-        checkpoints = await self._in_thread(lambda: StateStore(target).checkpoints())
-        etag = self._etag(name, bound, checkpoints)
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if etag in request.headers.get("If-None-Match", ""):
-            return web.Response(status=304, headers=headers)
-        body = self.answers.get(etag)
-        if body is None:
+        try:
+            checkpoints, as_of_ms = await self._checkpoints()
+        except Exception as exc:  # told to the poller, who may retry
+            return _error(503, "clickhouse_unavailable", f"cannot read the checkpoints: {exc}")
+        key = (name, org_id, from_day.isoformat(), to_day.isoformat())
+        state = (checkpoints, int(self.clock() // FRESH_FOR_S.get(name, DEFAULT_FRESH_S)))
+
+        async def compute() -> Answer:
+            since_ms = int((self.clock() - 60) * 1000)
             result = await self._in_thread(
                 lambda: queries.run(
-                    target,
+                    self.settings.dashboard,
                     name,
                     org_id=org_id,
                     from_day=from_day,
                     to_day=to_day,
-                    extra={"since_ms": bound["since_ms"]},
+                    extra={"since_ms": since_ms},
                 )
             )
             body = json.dumps(queries.records(result), ensure_ascii=False).encode()
-            self.answers[etag] = body
-            while len(self.answers) > CACHED_ANSWERS:
-                self.answers.popitem(last=False)
-        else:
-            self.answers.move_to_end(etag)
-        return web.Response(body=body, headers=headers, content_type="application/json")
+            tag = hashlib.sha256(json.dumps([key, state]).encode()).hexdigest()[:32]
+            return Answer(body, f'"{tag}"', as_of_ms, state)
+
+        try:
+            answer = await self.answers.get(key, state, compute)
+        except Exception as exc:  # the first answer could not be computed
+            return _error(503, "clickhouse_unavailable", f"the query {name} failed: {exc}")
+        headers = {"ETag": answer.etag, "Cache-Control": "no-cache", AS_OF: iso_ms(answer.as_of_ms)}
+        if answer.etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=answer.body, headers=headers, content_type="application/json")
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
 
 
+async def _page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
 def create_dashboard_app(settings: Settings) -> web.Application:
     api = DashboardApi(settings)
     app = web.Application()
+    app.router.add_get("/", _page)
+    app.router.add_static("/static/", STATIC, append_version=False)
     app.router.add_get("/api/{name}", api.query)
     app.router.add_get("/openapi.json", api.openapi)
     return app
@@ -158,7 +197,10 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {
-                            "description": "rows; ETag and Cache-Control: no-cache",
+                            "description": (
+                                "rows; ETag, Cache-Control: no-cache, and X-Frontline-As-Of:"
+                                " the checkpoint time the figures are current as of"
+                            ),
                             "content": {
                                 "application/json": {
                                     "schema": {"type": "array", "items": {"type": "object"}}
@@ -168,6 +210,7 @@ def openapi_document() -> dict[str, Any]:
                         "304": {"description": "nothing changed since the ETag sent"},
                         "400": error,
                         "404": error,
+                        "503": error,
                     },
                 }
             }
