@@ -71,6 +71,11 @@ def test_clickhouse_users_match_the_local_stack() -> None:
     assert removed is not None
     assert removed.get("remove") == "remove"
     assert compose["image"].startswith("clickhouse/clickhouse-server:")
+    # Grafana's plugin sends max_execution_time: current releases refuse it from a read-only
+    # user unless the setting is marked so (18.16, the local stack, ignores it).
+    allowed = mounted.find("profiles/dashboard/constraints/max_execution_time")
+    assert allowed is not None
+    assert allowed.find("changeable_in_readonly") is not None
 
 
 def test_local_server_config_renders_to_xml() -> None:
