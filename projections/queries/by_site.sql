@@ -1,5 +1,5 @@
 -- The sites with the most events over the dates asked (the dashboard's site table), at most
--- 200. Filters before it takes the newest state per key: counters_current would first take it
+-- 100. Filters before it takes the newest state per key: counters_current would first take it
 -- for every key of every dim (18.16 does not push a WHERE into a view's GROUP BY).
 SELECT
     k_org AS org_id,
@@ -33,4 +33,4 @@ FROM
 )
 GROUP BY org_id, site_id
 ORDER BY events DESC, org_id, site_id
-LIMIT 200
+LIMIT 100

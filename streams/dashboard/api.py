@@ -41,6 +41,8 @@ FRESH_FOR_S = {"event_delay": 1}
 DEFAULT_FRESH_S = 60
 MAX_ORG_LENGTH = 64
 AS_OF = "X-Frontline-As-Of"
+# What the page asks for when it opens (static/app.js, load()).
+PAGE_QUERIES = ("totals", "daily", "orgs", "by_team", "by_site", "open_shifts", "call_outcomes")
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -101,25 +103,10 @@ class DashboardApi:
             self._marks_read = asyncio.get_running_loop().create_task(read())
         return await asyncio.shield(self._marks_read)
 
-    async def query(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if name not in queries.names():
-            return _error(
-                404, "unknown_query", f"no query {name!r}; one of " + ", ".join(queries.names())
-            )
-        org_id = request.query.get("org", "")
-        if len(org_id) > MAX_ORG_LENGTH:
-            return _error(400, "bad_org", f"org is at most {MAX_ORG_LENGTH} characters")
-        from_day = _day(request, "from", queries.FIRST_DAY)
-        to_day = _day(request, "to", queries.LAST_DAY)
-        if from_day is None or to_day is None:
-            wrong = "from" if from_day is None else "to"
-            text = request.query.get(wrong)
-            return _error(400, "bad_date", f"{wrong}={text!r}: send a date like 2022-04-01")
-        try:
-            checkpoints, as_of_ms = await self._checkpoints()
-        except Exception as exc:  # told to the poller, who may retry
-            return _error(503, "clickhouse_unavailable", f"cannot read the checkpoints: {exc}")
+    async def answer(self, name: str, org_id: str, from_day: date, to_day: date) -> Answer:
+        """The named query's answer as of the current checkpoints (or the last one while it is
+        computed again)."""
+        checkpoints, as_of_ms = await self._checkpoints()
         key = (name, org_id, from_day.isoformat(), to_day.isoformat())
         state = (checkpoints, int(self.clock() // FRESH_FOR_S.get(name, DEFAULT_FRESH_S)))
 
@@ -139,9 +126,35 @@ class DashboardApi:
             tag = hashlib.sha256(json.dumps([key, state]).encode()).hexdigest()[:32]
             return Answer(body, f'"{tag}"', as_of_ms, state)
 
+        return await self.answers.get(key, state, compute)
+
+    async def warm_up(self) -> None:
+        """Compute the page's first answers (all orgs, all days) one after the other, so its
+        first viewer does not wait for seven queries at once. Failures are left to the page."""
+        for name in PAGE_QUERIES:
+            try:
+                await self.answer(name, "", queries.FIRST_DAY, queries.LAST_DAY)
+            except Exception:  # ClickHouse not there yet: the page will ask again
+                return
+
+    async def query(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in queries.names():
+            return _error(
+                404, "unknown_query", f"no query {name!r}; one of " + ", ".join(queries.names())
+            )
+        org_id = request.query.get("org", "")
+        if len(org_id) > MAX_ORG_LENGTH:
+            return _error(400, "bad_org", f"org is at most {MAX_ORG_LENGTH} characters")
+        from_day = _day(request, "from", queries.FIRST_DAY)
+        to_day = _day(request, "to", queries.LAST_DAY)
+        if from_day is None or to_day is None:
+            wrong = "from" if from_day is None else "to"
+            text = request.query.get(wrong)
+            return _error(400, "bad_date", f"{wrong}={text!r}: send a date like 2022-04-01")
         try:
-            answer = await self.answers.get(key, state, compute)
-        except Exception as exc:  # the first answer could not be computed
+            answer = await self.answer(name, org_id, from_day, to_day)
+        except Exception as exc:  # told to the poller, who may retry
             return _error(503, "clickhouse_unavailable", f"the query {name} failed: {exc}")
         headers = {"ETag": answer.etag, "Cache-Control": "no-cache", AS_OF: iso_ms(answer.as_of_ms)}
         if answer.etag in request.headers.get("If-None-Match", ""):
@@ -163,6 +176,15 @@ def create_dashboard_app(settings: Settings) -> web.Application:
     app.router.add_static("/static/", STATIC, append_version=False)
     app.router.add_get("/api/{name}", api.query)
     app.router.add_get("/openapi.json", api.openapi)
+
+    async def warm_up(app: web.Application) -> None:
+        app["warm_up"] = asyncio.get_running_loop().create_task(api.warm_up())
+
+    async def stop_warming_up(app: web.Application) -> None:
+        app["warm_up"].cancel()
+
+    app.on_startup.append(warm_up)
+    app.on_cleanup.append(stop_warming_up)
     return app
 
 

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from events.types import CallOutcome
-from streams.dashboard.api import STATIC
+from projections import queries
+from streams.dashboard.api import PAGE_QUERIES, STATIC
 
 VENDOR = STATIC / "vendor" / "uplot"
 
@@ -52,6 +53,14 @@ def test_the_page_loads_nothing_from_another_host() -> None:
             text = path.read_text()
             assert not re.search(r"(src|href)=\"(https?:)?//", text), path.name
             assert not re.search(r"fetch\(\s*[\"'`]https?:", text), path.name
+
+
+def test_the_server_warms_up_what_the_page_asks_first() -> None:
+    js = (STATIC / "app.js").read_text()
+    load = js[js.index("async function load()") : js.index("function applyLabels()")]
+    asked = set(re.findall(r'"(\w+)"', " ".join(re.findall(r"api\(([^,]+),", load))))
+    assert asked - {"daily_by_org"} == set(PAGE_QUERIES)  # daily_by_org: one org chosen
+    assert set(PAGE_QUERIES) <= set(queries.names())
 
 
 def test_the_vendored_chart_code_is_npms_with_its_licence() -> None:

@@ -4,16 +4,15 @@
 
 const POLL_MS = 5000;
 const LANGS = { zh: "zh-CN", en: "en" };
-// Additive columns: they may be summed over days and organisations. Distinct counts
-// (teams, volunteers) are shown only where the API gives them exact (one org, one day).
-const ADDITIVE = ["checkins", "service_hours", "open_shifts", "unclosed_shifts", "calls",
-  "calls_reached", "sampling_assists", "disinfected_m2", "donations_fen"];
+// Columns that add up over days and organisations. Distinct counts (teams, volunteers) are
+// shown only where the API gives them exact: per org and day.
 const DAILY = ["checkins", "service_hours", "calls", "calls_reached", "sampling_assists",
   "disinfected_m2", "donations_fen"];
 const MEMBER = ["events", "calls", "sampling_assists", "disinfected_m2", "floors", "donations_fen"];
 
 const page = {
   labels: null,
+  labelsReady: null,
   lang: "zh",
   data: {},
   orgs: new Set(),
@@ -30,10 +29,16 @@ function label(key) {
   return table[key] ?? page.labels.en[key] ?? key;
 }
 
+// A formatter is slow to make (a page has thousands of cells): one per language and digits.
+const formats = new Map();
 function number(value, digits = 0) {
-  return new Intl.NumberFormat(LANGS[page.lang], {
-    minimumFractionDigits: digits, maximumFractionDigits: Math.max(digits, 2),
-  }).format(value);
+  const key = `${page.lang}/${digits}`;
+  if (!formats.has(key)) {
+    formats.set(key, new Intl.NumberFormat(LANGS[page.lang], {
+      minimumFractionDigits: digits, maximumFractionDigits: Math.max(digits, 2),
+    }));
+  }
+  return formats.get(key).format(value);
 }
 
 // Fen to yuan without floating point: integer yuan, then the two fen digits.
@@ -75,19 +80,22 @@ async function api(name, query) {
 
 async function load() {
   const chosen = params();
+  const org = chosen.get("org");
   const range = new URLSearchParams(chosen);
-  range.delete("org"); // the org table and the org list need every org of the range
+  range.delete("org"); // the org table and the org list show every org of the dates
   const anyDay = new URLSearchParams();
-  if (chosen.get("org")) anyDay.set("org", chosen.get("org"));
-  const [totals, daily, teams, sites, open, outcomes] = await Promise.all([
+  if (org) anyDay.set("org", org);
+  const [totals, days, orgs, teams, sites, open, outcomes] = await Promise.all([
     api("totals", new URLSearchParams()),
-    api("daily_by_org", range),
+    // One org: its days with its distinct teams and volunteers; all: the days' sums.
+    api(org ? "daily_by_org" : "daily", chosen),
+    api("orgs", range),
     api("by_team", chosen),
     api("by_site", chosen),
     api("open_shifts", anyDay), // open now, whatever day it began
     api("call_outcomes", chosen),
   ]);
-  page.data = { totals, daily, teams, sites, open, outcomes };
+  page.data = { totals, days, orgs, teams, sites, open, outcomes, org };
 }
 
 function applyLabels() {
@@ -130,19 +138,8 @@ function renderHeadline() {
   stamp.dataset.asOf = asOf ?? "";
 }
 
-function sum(rows, key, columns) {
-  const groups = new Map();
-  for (const row of rows) {
-    const k = row[key];
-    const into = groups.get(k) ?? Object.fromEntries([[key, k], ...columns.map((c) => [c, 0])]);
-    for (const c of columns) into[c] += row[c];
-    groups.set(k, into);
-  }
-  // Sums of two-decimal hours drift in binary floating point: back to two decimals.
-  if (columns.includes("service_hours")) {
-    for (const into of groups.values()) into.service_hours = Math.round(into.service_hours * 100) / 100;
-  }
-  return [...groups.values()];
+function total(rows, column) {
+  return rows.reduce((into, row) => into + row[column], 0);
 }
 
 function renderTable(id, columns, rows, defaultSort) {
@@ -183,20 +180,17 @@ function escape(text) {
 }
 
 function renderDaily() {
-  const org = $("#org").value;
-  const rows = page.data.daily.rows.filter((r) => !org || r.org_id === org);
+  const { days, orgs, org } = page.data;
   const columns = org ? ["teams", "volunteers", ...DAILY] : DAILY;
-  const days = org ? rows.map((r) => ({ ...r })) : sum(rows, "day", ADDITIVE);
-  renderTable("daily", ["day", ...columns], days, { column: "day", descending: false });
-  renderChart(days);
+  renderTable("daily", ["day", ...columns], days.rows, { column: "day", descending: false });
+  renderChart(days.rows);
 
-  const byOrg = sum(page.data.daily.rows, "org_id", ADDITIVE).filter((r) => !org || r.org_id === org);
+  const byOrg = orgs.rows.filter((r) => !org || r.org_id === org);
   renderTable("by-org", ["org_id", ...DAILY], byOrg, { column: "sampling_assists", descending: true });
 
   const open = $("#open-title").closest("section");
-  const inRange = sum(rows, "all", ["open_shifts", "unclosed_shifts"])[0] ?? {};
-  setFigure(open, "open_shifts", inRange.open_shifts ?? 0);
-  setFigure(open, "unclosed_shifts", inRange.unclosed_shifts ?? 0);
+  setFigure(open, "open_shifts", total(days.rows, "open_shifts"));
+  setFigure(open, "unclosed_shifts", total(days.rows, "unclosed_shifts"));
 }
 
 function renderChart(days) {
@@ -230,14 +224,14 @@ function renderRest() {
   member("by-team", page.data.teams.rows, "team");
   member("by-site", page.data.sites.rows, "site");
   renderTable("open-shifts", ["shift_id", "org_id", "team_id", "site_id", "volunteer_id",
-    "checked_in_at", "open_hours"], page.data.open.rows.slice(0, 100),
+    "checked_in_at", "open_hours"], page.data.open.rows.slice(0, 50),
   { column: "open_hours", descending: true });
   renderTable("outcomes", ["outcome", "calls", "call_minutes"], page.data.outcomes.rows,
     { column: "calls", descending: true });
 }
 
 function renderOrgs() {
-  for (const row of page.data.daily?.rows ?? []) page.orgs.add(row.org_id);
+  for (const row of page.data.orgs?.rows ?? []) page.orgs.add(row.org_id);
   const select = $("#org");
   const have = new Set([...select.options].map((o) => o.value));
   for (const org of [...page.orgs].sort()) {
@@ -253,12 +247,14 @@ function render() {
   renderDaily();
   renderRest();
   document.body.dataset.loaded = "true";
+  document.body.dataset.loadedAfterMs ??= String(Math.round(performance.now()));
 }
 
 async function refresh() {
   clearTimeout(page.timer);
   try {
     await load();
+    await page.labelsReady;
     $("#status").textContent = "";
     render();
   } catch (err) {
@@ -276,7 +272,8 @@ function remember() {
 }
 
 async function start() {
-  page.labels = await (await fetch("/static/labels.json")).json();
+  page.labelsReady = fetch("/static/labels.json").then((r) => r.json())
+    .then((labels) => { page.labels = labels; });
   const url = new URLSearchParams(location.search);
   const wanted = url.get("lang") ?? localStorage.getItem("frontline.lang")
     ?? (navigator.language.startsWith("zh") ? "zh" : "en");
@@ -287,6 +284,9 @@ async function start() {
     renderOrgs();
     $("#org").value = url.get("org");
   }
+  // The figures are asked for while the labels load.
+  const first = refresh();
+  await page.labelsReady;
   applyLabels();
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.addEventListener("click", () => {
@@ -300,10 +300,8 @@ async function start() {
     remember();
     refresh();
   });
-  window.addEventListener("resize", () => page.data.daily && renderChart(
-    $("#org").value ? page.data.daily.rows.filter((r) => r.org_id === $("#org").value)
-      : sum(page.data.daily.rows, "day", ADDITIVE)));
-  await refresh();
+  window.addEventListener("resize", () => page.data.days && renderChart(page.data.days.rows));
+  await first;
 }
 
 start();
