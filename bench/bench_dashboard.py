@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -207,6 +208,7 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--skip-catchup", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2, help="alone / polled pairs")
     args = parser.parse_args()
     env = Settings.from_env()
     live = env.model_copy(
@@ -224,20 +226,29 @@ def main() -> None:
     if args.skip_catchup:
         return
     scratch = args.scratch or f"{env.clickhouse_database}_t6"
-    s = scratch_settings(live, scratch)
-    alone, covered, _ = catch_up(s, 0)
-    print(
-        f"catch-up, worker alone: {covered:,} messages in {alone:.1f} s: {covered / alone:,.0f}/s"
-    )
-    s = scratch_settings(live, scratch)
-    polled, covered, results = catch_up(s, args.pollers)
-    print(
-        f"catch-up with the dashboard and {args.pollers} pollers: {covered:,} messages in "
-        f"{polled:.1f} s: {covered / polled:,.0f}/s ({alone / polled:.2f}x the rate alone)"
-    )
-    assert results is not None
-    report(results)
-    print(f"  age of figures served (now - X-Frontline-As-Of): {quantiles(results['age'])}")
+    alone_rates: list[float] = []
+    polled_rates: list[float] = []
+    for round_ in range(1, args.rounds + 1):
+        s = scratch_settings(live, scratch)
+        alone, covered, _ = catch_up(s, 0)
+        alone_rates.append(covered / alone)
+        print(
+            f"round {round_}: catch-up, worker alone: {covered:,} messages in {alone:.1f} s: "
+            f"{covered / alone:,.0f}/s"
+        )
+        s = scratch_settings(live, scratch)
+        polled, covered, results = catch_up(s, args.pollers)
+        polled_rates.append(covered / polled)
+        print(
+            f"round {round_}: catch-up with the dashboard and {args.pollers} pollers: "
+            f"{covered:,} messages in {polled:.1f} s: {covered / polled:,.0f}/s "
+            f"({alone / polled:.2f}x the rate alone)"
+        )
+        assert results is not None
+        report(results)
+        print(f"  age of figures served (now - X-Frontline-As-Of): {quantiles(results['age'])}")
+    ratio = statistics.median(p / a for p, a in zip(polled_rates, alone_rates, strict=True))
+    print(f"catch-up with the dashboard polling / alone, median of {args.rounds}: {ratio:.2f}")
     drop_database(s.clickhouse)
     print(f"CPU yardstick after: {cpu_yardstick():.2f} s")
 
