@@ -27,6 +27,7 @@ from streams.settings import Settings
 from streams.topics import events_topic
 
 MANIFEST = "manifest.json"
+BUFFERED = 1 << 20
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (
     "kafka_partition",
@@ -64,18 +65,34 @@ class _File:
     events: int = 0
     size: int = 0  # bytes written
     offsets: dict[int, list[int]] = field(default_factory=dict)  # partition: [first, last]
+    # Lines not yet written nor hashed: a few hundred bytes each, so writing and hashing them
+    # one by one cost more than the rest of the export; done per BUFFERED bytes instead.
+    pending: list[bytes] = field(default_factory=list)
+    pending_size: int = 0
 
-    def write(self, data: bytes, partition: int, offset: int) -> None:
-        assert self.handle is not None
-        self.handle.write(data)
-        self.sha256.update(data)
+    def write(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= BUFFERED:
+            self.flush()
+
+    def cover(self, partition: int, offset: int) -> None:
+        """Count an event written, at `offset` of `partition` (ascending within each)."""
         self.events += 1
-        self.size += len(data)
         span = self.offsets.get(partition)
         if span is None:
             self.offsets[partition] = [offset, offset]
         else:
             span[1] = offset
+
+    def flush(self) -> None:
+        assert self.handle is not None
+        data = b"".join(self.pending)
+        self.handle.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        self.pending.clear()
+        self.pending_size = 0
 
     def entry(self) -> dict[str, object]:
         return {
@@ -160,25 +177,31 @@ def export(
             (request.out / f.day).mkdir(exist_ok=True)
             f.handle = (request.out / f.path).open("wb")
             if not jsonl:
-                f.write((",".join(CSV_COLUMNS) + "\n").encode(), message.partition, message.offset)
-                f.events -= 1  # the header is not an event
-        f.write(
-            message.value + b"\n" if jsonl else _csv_line(message),
-            message.partition,
-            message.offset,
-        )
+                f.write((",".join(CSV_COLUMNS) + "\n").encode())
+        if jsonl:
+            f.write(message.value)
+            f.write(b"\n")
+        else:
+            f.write(_csv_line(message))
         done += 1
         if done % 10_000 == 0:
             progress(done, total)
 
+    wanted = {p: sorted(o) for p, o in chosen.items()}
     try:
         # Partition after partition (read_offsets' order): the files are reproducible.
-        read_offsets(settings, topic, {p: sorted(o) for p, o in chosen.items()}, write)
+        read_offsets(settings, topic, wanted, write)
     finally:
         for f in files.values():
             if f.handle is not None:
+                f.flush()
                 f.handle.close()
     progress(done, total)
+    # read_offsets gave every wanted offset or raised: count them, not each write on the way.
+    for partition, offsets in wanted.items():
+        by_offset = chosen[partition]
+        for offset in offsets:
+            by_offset[offset].cover(partition, offset)
     manifest: dict[str, Any] = {
         "frontline_export": 1,
         "created_at_ms": int(time.time() * 1000),

@@ -5,11 +5,12 @@ Kafka holds their content. Partitions are read one after another by one consumer
 nobody's position moves), each from its first wanted offset to its last, seeking over long runs
 of offsets not wanted; no more records are fetched than up to the last wanted one.
 
-aiokafka wraps every record its C extension parsed in a ConsumerRecord (a Python dataclass:
-1.8 us a record here, a third of an export's reading). These reads take the parsed record as
-it is (offset, timestamp, key, value: all they use), through `_raw_records`, which relies on
-aiokafka 0.14's PartitionRecords (pinned in pyproject.toml) and falls back to the usual
-records when it is not there.
+aiokafka hands out records one by one through a generator that wraps each record its C
+extension parsed in a ConsumerRecord (a Python dataclass: 1.8 us a record here, a third of an
+export's reading), and getmany() collects them in lists. These reads take whole record batches
+as parsed instead (their records have offset, timestamp, key, value: all they use), through
+`_raw_batches`, which relies on aiokafka 0.14's PartitionRecords (pinned in pyproject.toml)
+and falls back to the usual records, one per batch, when it is not there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.consumer import fetcher
+from aiokafka.errors import CorruptRecordException
 
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
@@ -38,23 +40,49 @@ class MissingFromKafkaError(Exception):
 
 
 @contextmanager
-def _raw_records() -> Iterator[None]:
-    """Within: every aiokafka consumer of this process returns the records as parsed (no
-    ConsumerRecord). Only the history reads run then; nothing else consumes meanwhile."""
+def _raw_batches() -> Iterator[None]:
+    """Within: every aiokafka consumer of this process returns, from getmany(), record batches
+    as parsed instead of records (use `_batches` on what it returns). For consumers that read
+    uncommitted (aiokafka's default, and these reads'), as aiokafka does: CRCs checked, control
+    batches skipped. Only the history reads run then; nothing else consumes meanwhile."""
     records = getattr(fetcher, "PartitionRecords", None)
-    wrap = getattr(records, "_consumer_record", None)
-    if records is None or wrap is None:
+    unpack = getattr(records, "_unpack_records", None)
+    if records is None or unpack is None:
         yield
         return
 
-    def as_parsed(self: Any, tp: TopicPartition, record: Any) -> Any:
-        return record
+    def batches(self: Any) -> Iterator[Any]:
+        source = self._records
+        while source.has_next():
+            batch = source.next_batch()
+            if self._check_crcs and not batch.validate_crc():
+                raise CorruptRecordException(f"Invalid CRC - {self._tp}")
+            self.next_fetch_offset = batch.next_offset
+            if not batch.is_control_batch:
+                yield _Batch(batch)
 
-    records._consumer_record = as_parsed
+    records._unpack_records = batches
     try:
         yield
     finally:
-        records._consumer_record = wrap
+        records._unpack_records = unpack
+
+
+class _Batch(tuple[Any]):
+    """A record batch, marked as such (see `_batches`)."""
+
+    __slots__ = ()
+
+    def __new__(cls, batch: Any) -> _Batch:
+        return super().__new__(cls, (batch,))
+
+
+def _batches(got: Sequence[Any]) -> Iterator[Any]:
+    """What getmany() returned for a partition, as batches of records: the batches themselves
+    under `_raw_batches`, else each ConsumerRecord as a batch of one. A batch may start before
+    the position sought (it is Kafka's unit), so readers skip offsets they did not ask for."""
+    for item in got:
+        yield item[0] if type(item) is _Batch else (item,)
 
 
 def read_offsets(
@@ -67,7 +95,7 @@ def read_offsets(
     """Call `on_message` for every wanted offset (per partition, sorted ascending), partition
     after partition in ascending order, in offset order within each: the same calls in the same
     order every time. Raises MissingFromKafkaError for offsets Kafka lacks."""
-    with _raw_records():
+    with _raw_batches():
         asyncio.run(_read(settings, topic, wanted, on_message, batch_max))
 
 
@@ -127,30 +155,31 @@ async def _read_partition(
 ) -> None:
     i = 0
     while i < len(offsets):
-        position = await consumer.position(tp)
-        if offsets[i] - position > SKIP_AHEAD:
+        if offsets[i] - await consumer.position(tp) > SKIP_AHEAD:
             consumer.seek(tp, offsets[i])
-            position = offsets[i]
-        # No more records than up to the last wanted offset: each costs an object.
-        span = min(batch_max, offsets[-1] - position + 1)
-        got = await consumer.getmany(tp, timeout_ms=2000, max_records=max(span, 1))
-        records = got.get(tp, [])
-        if not records and await consumer.position(tp) >= end:
+        got = await consumer.getmany(tp, timeout_ms=2000, max_records=batch_max)
+        fetched = got.get(tp, [])
+        if not fetched and await consumer.position(tp) >= end:
             raise MissingFromKafkaError(
                 f"{tp.topic}[{tp.partition}] offset {offsets[i]} is not in Kafka (deleted by "
                 "retention, or the topic was rewritten)"
             )
-        for r in records:
-            if offsets[i] < r.offset:
-                raise MissingFromKafkaError(
-                    f"{tp.topic}[{tp.partition}] offset {offsets[i]} is not in Kafka (deleted "
-                    "by retention, or the topic was rewritten)"
-                )
-            if offsets[i] == r.offset:
-                on_message(Message(tp.partition, r.offset, r.timestamp, r.value or b""))
+        want = offsets[i]
+        for batch in _batches(fetched):
+            for r in batch:
+                offset = r.offset
+                if offset < want:
+                    continue
+                if offset > want:
+                    raise MissingFromKafkaError(
+                        f"{tp.topic}[{tp.partition}] offset {want} is not in Kafka (deleted "
+                        "by retention, or the topic was rewritten)"
+                    )
+                on_message(Message(tp.partition, offset, r.timestamp, r.value or b""))
                 i += 1
                 if i == len(offsets):
                     return
+                want = offsets[i]
 
 
 def read_range(
@@ -164,7 +193,7 @@ def read_range(
 ) -> None:
     """Call `on_message` for every message of one partition from `first` to `last` (both
     included, as far as Kafka holds them), in order, until it returns False."""
-    with _raw_records():
+    with _raw_batches():
         asyncio.run(_read_range(settings, topic, partition, first, last, on_message, batch_max))
 
 
@@ -188,10 +217,13 @@ async def _read_range(
         consumer.seek(tp, first)
         while await consumer.position(tp) < stop:
             got = await consumer.getmany(tp, timeout_ms=2000, max_records=batch_max)
-            for r in got.get(tp, ()):
-                if r.offset >= stop:
-                    return
-                if not on_message(Message(partition, r.offset, r.timestamp, r.value or b"")):
-                    return
+            for batch in _batches(got.get(tp, ())):
+                for r in batch:
+                    if r.offset < first:
+                        continue
+                    if r.offset >= stop:
+                        return
+                    if not on_message(Message(partition, r.offset, r.timestamp, r.value or b"")):
+                        return
     finally:
         await consumer.stop()
