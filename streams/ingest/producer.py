@@ -210,6 +210,26 @@ class Producer:
         partition = partition_for(placed_by, self._partition_count(self._events))
         return self._send(self._events, event_key(placed_by), encode(event), partition)
 
+    def send_validated(
+        self,
+        key: bytes,
+        value: bytes,
+        partition: int,
+        on_acknowledged: Callable[[Any], None],
+        on_failed: Callable[[IngestError], None],
+    ) -> None:
+        """Send an event checked by `streams.ingest.validate` (the canonical bytes
+        `events.encode` made of a decoded event; key and partition from `events.routing`), with
+        callbacks instead of a `Delivery` (`frontline emit` sends millions). Both run on Kafka's
+        I/O thread: keep them short."""
+        future = self._enqueue(self._events, key, value, partition)
+        future.add_callback(on_acknowledged)
+        future.add_errback(lambda exc: on_failed(_translate(exc)))
+
+    def partition_count(self) -> int:
+        """How many partitions the event topic has."""
+        return self._partition_count(self._events)
+
     def send_dead_letter(self, record: bytes) -> Delivery:
         """Send a record made by `streams.dead_letters.dead_letter`."""
         return self._send(self._dead_letters, None, record, None)
@@ -220,6 +240,10 @@ class Producer:
         return partition_for(UUID(event_id), partitions)
 
     def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> Delivery:
+        return Delivery(self._enqueue(topic, key, value, partition), self._delivery_timeout_s)
+
+    def _enqueue(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> Any:
+        """kafka-python's future for the record, once there is room for it."""
         if not self._slots.acquire(timeout=self._max_block_s):
             raise DeliveryTimeout(
                 f"{self._max_block_s:g} s without room in the send buffer: Kafka is not "
@@ -231,7 +255,7 @@ class Producer:
             self._slots.release()
             raise _translate(exc) from exc
         future.add_both(self._release)
-        return Delivery(future, self._delivery_timeout_s)
+        return future
 
     def _release(self, _: object) -> None:
         self._slots.release()

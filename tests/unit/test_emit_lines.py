@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from events import Event, encode
+from events import decode, encode
 from events.examples import EXAMPLES
 from streams.dead_letters import read_dead_letter
+from streams.ingest import emit
 from streams.ingest.emit import emit_lines
 from streams.ingest.producer import BrokerUnavailable, Delivered, DeliveryOutcome
 
@@ -33,10 +35,20 @@ class StandIn:
         if self.fail_from is not None and len(self.events) + len(self.dead) >= self.fail_from:
             raise BrokerUnavailable("Kafka refused or could not take the write: gone")
 
-    def send_event(self, event: Event) -> _Done:
+    def partition_count(self) -> int:
+        return 3
+
+    def send_validated(
+        self,
+        key: bytes,
+        value: bytes,
+        partition: int,
+        on_acknowledged: Callable[[Any], None],
+        on_failed: Callable[[Any], None],
+    ) -> None:
         self._count()
-        self.events.append(encode(event))
-        return _Done()
+        self.events.append(value)
+        on_acknowledged(None)
 
     def send_dead_letter(self, record: bytes) -> _Done:
         self._count()
@@ -74,3 +86,35 @@ def test_kafka_refusing_stops_the_run_at_that_line() -> None:
     assert stats.sent == 2
     assert stats.first_failure is not None
     assert "gone" in stats.first_failure
+
+
+def test_lines_checked_in_another_process_are_sent_in_order_as_checked_here(
+    monkeypatch: Any,
+) -> None:
+    """Past the first chunk, lines are checked by another process: what is sent, and in what
+    order, is what `decode` and `encode` make of each line here; a refused line is refused at
+    its own line number, in whichever chunk it falls."""
+    monkeypatch.setattr(emit, "CHUNK_LINES", 50)
+    docs: list[Any] = []
+    for i in range(230):
+        doc = dict(EXAMPLES["sampling.assisted"])
+        doc["event_id"] = str(uuid.UUID(int=i + 1, version=4))
+        docs.append(b"{nope" if i % 37 == 5 else doc)
+    producer = StandIn()
+    rejects = io.StringIO()
+    stats = emit_lines(_lines(*docs), producer, source_name="f", rejects=rejects)  # type: ignore[arg-type]
+    good = [d for d in docs if not isinstance(d, bytes)]
+    assert producer.events == [encode(decode(json.dumps(d).encode())) for d in good]
+    refused = [json.loads(line)["line"] for line in rejects.getvalue().splitlines()]
+    assert refused == [i + 1 for i, d in enumerate(docs) if isinstance(d, bytes)]
+    assert (stats.lines, stats.rejected) == (230, len(refused))
+    assert stats.sent == stats.acknowledged == len(good) == 223
+
+
+def test_kafka_refusing_in_a_later_chunk_stops_at_that_line(monkeypatch: Any) -> None:
+    monkeypatch.setattr(emit, "CHUNK_LINES", 50)
+    good = EXAMPLES["sampling.assisted"]
+    producer = StandIn(fail_from=120)
+    stats = emit_lines(_lines(*[good] * 300), producer, source_name="f")  # type: ignore[arg-type]
+    assert stats.stopped_at == 121
+    assert stats.sent == 120
