@@ -20,8 +20,10 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 from projections.store import StateStore
 from streams.dashboard.api import STATIC, iso_ms
+from streams.ingest.producer import Producer
 from streams.settings import Settings
 from tests.integration.dashboard_server import dashboard
+from tests.integration.ingest_helpers import event, line
 from tests.integration.servers import REPO
 
 # The flags that work here (TRAPS.md): no sandbox as root, no GPU, nothing fetched.
@@ -126,6 +128,23 @@ def test_the_page_shows_the_campaign_in_both_languages_on_a_desktop_and_a_phone(
         assert sorted(_column(page, "daily", "day")) == sorted(days)
         page.screenshot(path=str(shots / "desktop-zh.png"), full_page=True)
 
+        # It refreshes itself: an event sent now shows up without a reload.
+        more = event("sampling.assisted")
+        more["data"]["people_assisted"] = 9
+        with Producer(isolated) as producer:
+            producer.send(line(more)).result()
+        want = totals["sampling_assists"] + 9
+        page.wait_for_function(
+            "want => document.querySelector('#headline [data-figure=sampling_assists]')"
+            ".dataset.value === String(want)",
+            arg=want,
+            timeout=60_000,
+        )
+        shown = _shown(page)
+        assert shown["sampling_assists"] == want
+        assert more["org_id"] not in {r["org_id"] for r in expected["daily_by_org"]}
+        assert shown["orgs"] == totals["orgs"] + 1  # its org is new to the campaign
+
         # English: every label switches, the figures stay.
         page.click("[data-lang=en]")
         assert page.locator("html").get_attribute("lang") == "en"
@@ -155,6 +174,16 @@ def test_the_page_shows_the_campaign_in_both_languages_on_a_desktop_and_a_phone(
         volunteers = [_figure(t, "volunteers") for t in _column(page, "daily", "volunteers")]
         assert sorted(volunteers) == sorted(r["volunteers"] for r in org_rows)
         assert "org=org-0001" in page.url
+
+        # A date range: one day of that org.
+        day = org_rows[0]["day"]
+        page.fill("#from", day)
+        page.fill("#to", day)
+        page.dispatch_event("#to", "change")
+        page.wait_for_function("() => document.querySelectorAll('#daily tbody tr').length === 1")
+        assert _column(page, "daily", "day") == [day]
+        assert _figure(_column(page, "daily", "checkins")[0], "x") == org_rows[0]["checkins"]
+        assert f"from={day}" in page.url
 
         # Sorting: a click on a column orders the rows by it.
         page.click('#by-team th button[data-column="sampling_assists"]')
