@@ -36,12 +36,8 @@ FROM checkpoints
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s
 """
 ALL_CHECKPOINTS = """
-SELECT kafka_topic, kafka_partition, max(version), argMax(messages, version) FROM checkpoints
-GROUP BY kafka_topic, kafka_partition
-"""
-# What the dashboard's answers are as of: every partition's checkpoint and when it was written.
-CHECKPOINT_MARKS = """
-SELECT kafka_topic, kafka_partition, max(version), max(written_at_ms) FROM checkpoints
+SELECT kafka_topic, kafka_partition, max(version), argMax(messages, version), max(written_at_ms)
+FROM checkpoints
 GROUP BY kafka_topic, kafka_partition
 """
 # The fingerprint is the content hash's first 32 bits, as projections.projection.fingerprint reads
@@ -196,8 +192,8 @@ class StateStore:
     def checkpoint_marks(self) -> tuple[dict[tuple[str, int], int], int]:
         """Last offset covered per (topic, partition), and the newest checkpoint's write time
         (ms since the epoch; 0 before any)."""
-        rows = self.client.execute(CHECKPOINT_MARKS)
-        return {(str(t), int(p)): int(v) for t, p, v, _ in rows}, max(
+        rows = self.client.execute(ALL_CHECKPOINTS)
+        return {(str(t), int(p)): int(v) for t, p, v, _, _ in rows}, max(
             (int(w) for *_, w in rows), default=0
         )
 
@@ -205,7 +201,7 @@ class StateStore:
         """Per (topic, partition): the last offset covered and how many messages were projected
         up to it (0 for checkpoints written before migration 0004, which did not count)."""
         rows = self.client.execute(ALL_CHECKPOINTS)
-        return {(str(t), int(p)): (int(v), int(m)) for t, p, v, m in rows}
+        return {(str(t), int(p)): (int(v), int(m)) for t, p, v, m, _ in rows}
 
     def write(
         self,
