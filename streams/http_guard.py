@@ -29,6 +29,22 @@ from streams.settings import Settings
 
 log = logging.getLogger("frontline.http")
 
+# The JSON error both servers answer with (this guard's 503 too), for their OpenAPI documents.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+
 
 @dataclass
 class ConnectionGuard:

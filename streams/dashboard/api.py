@@ -28,7 +28,7 @@ from aiohttp import web
 from projections import queries
 from projections.store import StateStore
 from streams.dashboard.answers import Answer, Answers
-from streams.http_guard import serve_guarded
+from streams.http_guard import ERROR_SCHEMA, serve_guarded
 from streams.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -237,24 +237,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             }
         },
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        }
-                    },
-                }
-            }
-        },
+        "components": {"schemas": {"Error": ERROR_SCHEMA}},
     }
 
 

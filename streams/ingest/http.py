@@ -40,7 +40,7 @@ from pydantic import TypeAdapter
 
 from events import Event, Rejected, decode
 from streams.dead_letters import dead_letter
-from streams.http_guard import head_clock, serve_guarded
+from streams.http_guard import ERROR_SCHEMA, head_clock, serve_guarded
 from streams.ingest.producer import Delivered, Delivery, DeliveryOutcome, IngestError, Producer
 from streams.ingest.tokens import Device, TokenError, TokenStore
 from streams.metrics import IngestMetrics, serve_metrics
@@ -551,20 +551,7 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 **defs,
                 "Event": event_schema,
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        }
-                    },
-                },
+                "Error": ERROR_SCHEMA,
                 "Accepted": {
                     "type": "object",
                     "required": ["accepted", "rejected", "events"],
