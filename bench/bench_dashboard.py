@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def dashboard(settings: Settings) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with __import__("socket").create_connection(("127.0.0.1", PORT), timeout=1):
+                with socket.create_connection(("127.0.0.1", PORT), timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline:

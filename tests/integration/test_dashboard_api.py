@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from projections import queries
+from projections.columns import PUBLIC
 from projections.store import StateStore
 from streams.dashboard.api import iso_ms
 from streams.ingest.producer import Producer
@@ -29,19 +30,8 @@ def _cli(settings: Settings, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-ADDING_UP = (
-    "checkins",
-    "service_hours",
-    "open_shifts",
-    "unclosed_shifts",
-    "calls",
-    "calls_reached",
-    "call_minutes",
-    "sampling_assists",
-    "disinfected_m2",
-    "floors",
-    "donations_fen",
-)
+# The public columns that add up over days and orgs (distinct counts do not).
+ADDING_UP = tuple(c for c in PUBLIC if c not in ("orgs", "teams", "volunteers"))
 
 
 def _sums(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:
