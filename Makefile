@@ -4,8 +4,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 SCALE ?= 0.01
+BENCH_SCALE ?= 0.1
 
-.PHONY: demo test lint unit stack-up stack-down venv browser
+.PHONY: demo test lint unit stack-up stack-down venv browser bench
 
 venv: $(VENV)/.installed
 
@@ -38,3 +39,8 @@ unit: venv
 
 demo: venv stack-up
 	$(BIN)/frontline demo --scale $(SCALE)
+
+# Frontline against the ceiling and ClickHouse's Kafka engine on one campaign (bench/suite.py):
+# prints the ratios and writes docs/benchmarks.md. About 10 minutes at the default scale.
+bench: venv stack-up
+	$(BIN)/python -m bench --scale $(BENCH_SCALE)
