@@ -47,6 +47,7 @@ from bench.peer import peer
 from bench.procs import ROOT, Meter, Usage, stack_pids
 from projections import columns, migrate
 from projections.database import create_database, drop_database
+from projections.store import StateStore
 from streams import topic_admin
 from streams.settings import Settings
 from streams.topics import events_topic
@@ -170,11 +171,21 @@ def wait_for(done: Callable[[], bool], procs: list[subprocess.Popen[bytes]], log
         for p in procs:
             if p.poll() is not None:
                 sys.exit(f"a process exited ({p.args}); its log {log}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
+        time.sleep(0.2)
 
 
-def caught_up(s: Settings) -> bool:
-    return sum(r.lag for r in partition_lag(s)) == 0
+def caught_up(s: Settings) -> Callable[[], bool]:
+    """A check that every partition's ClickHouse checkpoint covers the end offsets the topic
+    has now: one small query per call (asking Kafka each time would load the broker that the
+    phase measures)."""
+    ends = {(r.topic, r.partition): r.end_offset for r in partition_lag(s)}
+    store = StateStore(s.clickhouse)
+
+    def done() -> bool:
+        at = store.positions()
+        return all(at.get(tp, (-1, 0))[0] + 1 >= end for tp, end in ends.items())
+
+    return done
 
 
 def run_child(cmd: list[str], s: Settings, stack: dict[str, int]) -> tuple[Phase, str]:
@@ -275,7 +286,7 @@ def run_peer(
     started = time.monotonic()
     with peer(ps, events_topic(s)) as p:
         while p.consumed() < messages:
-            time.sleep(0.1)
+            time.sleep(0.2)
         seconds = time.monotonic() - started
         usage = meter.stop()
         got = p.totals()
@@ -302,18 +313,24 @@ def _relative(got: float, want: float) -> float:
 
 
 def catch_up(
-    s: Settings, workers: int, messages: int, expected: dict[str, Any], stack: dict[str, int]
+    s: Settings,
+    workers: int,
+    messages: int,
+    expected: dict[str, Any],
+    stack: dict[str, int],
+    extra: list[str] | None = None,
 ) -> Phase:
     fresh_database(s)
     log = Path(tempfile.gettempdir()) / f"bench-suite-{s.clickhouse_database}.log"
     log.write_bytes(b"")
     meter = Meter(stack).start()
     started = time.monotonic()
-    procs = [spawn([*CLI, "worker", "--loglevel", "warning"], s, log) for _ in range(workers)]
+    cmd = [*CLI, "worker", "--loglevel", "warning", *(extra or [])]
+    procs = [spawn(cmd, s, log) for _ in range(workers)]
     for i, proc in enumerate(procs):
         meter.add(f"worker {i + 1}" if workers > 1 else "worker", proc.pid)
     try:
-        wait_for(lambda: caught_up(s), procs, log)
+        wait_for(caught_up(s), procs, log)
         seconds = time.monotonic() - started
         usage = meter.stop()
     finally:
@@ -344,6 +361,7 @@ def replay(live: Settings, messages: int, stack: dict[str, int]) -> Phase:
 
 def api_latency(live: Settings, pollers: int, seconds: float, r: Results) -> None:
     with dashboard(live) as base:
+        asyncio.run(poll(base, 2, 2))  # not counted: the server's first answers (README)
         polled = asyncio.run(poll(base, pollers, seconds))
     out = {}
     for name in ("totals", "daily (month)"):
@@ -368,7 +386,9 @@ def under_load(s: Settings, rate: int, seconds: float, visible: Callable[[], int
     cmd += ["--topic", events_topic(s), "--rate", str(rate), "--seconds", str(seconds)]
     # New event ids each run: a repeated id is a duplicate to Frontline and never shows.
     cmd += ["--seed", str(uuid.uuid4().int & 0xFFFFFFFF)]
-    load = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    load = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     acked: list[tuple[float, int]] = []
 
     def read() -> None:
@@ -394,6 +414,10 @@ def under_load(s: Settings, rate: int, seconds: float, visible: Callable[[], int
             time.sleep(0.005)
         delays.append(time.monotonic() - at)
     load.wait()
+    assert load.stderr is not None
+    behind = load.stderr.read().strip()
+    if behind:  # the load could not keep the rate: the figure is for a lower one
+        say(f"load generator at {rate}/s: {behind}")
     return delays
 
 
@@ -428,7 +452,8 @@ def _freshness(
 
     out: dict[str, dict[str, float]] = {}
     try:
-        wait_for(lambda: caught_up(s), [worker], log)  # joined, partitions loaded
+        # Warm-up, not measured: the worker joins the group and loads its partitions.
+        under_load(s, 100, 1, frontline_sampling)
         for rate in rates:
             delays = under_load(s, rate, seconds, frontline_sampling)
             out[f"frontline {rate}"] = _summary(delays)
