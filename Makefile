@@ -5,6 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SCALE ?= 0.01
 BENCH_SCALE ?= 0.1
+BENCH_ARGS ?=
 
 .PHONY: demo test lint unit stack-up stack-down venv browser bench
 
@@ -43,4 +44,4 @@ demo: venv stack-up
 # Frontline against the ceiling and ClickHouse's Kafka engine on one campaign (bench/suite.py):
 # prints the ratios and writes docs/benchmarks.md. About 6 minutes at the default scale.
 bench: venv stack-up
-	$(BIN)/python -m bench --scale $(BENCH_SCALE)
+	$(BIN)/python -m bench --scale $(BENCH_SCALE) $(BENCH_ARGS)

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import bench_emit
+from bench import bench_emit, profile
 from bench.bench_dashboard import dashboard, poll
 from bench.common import bench_topics, cpu_yardstick, events
 from bench.peer import peer
@@ -166,8 +166,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def wait_for(done: Callable[[], bool], procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+def wait_for(
+    done: Callable[[], bool],
+    procs: list[subprocess.Popen[bytes]],
+    log: Path,
+    limit_s: float = 1800,
+) -> None:
+    """Until `done()`; exits with the log's tail if a process dies or `limit_s` passes."""
+    deadline = time.monotonic() + limit_s
     while not done():
+        if time.monotonic() > deadline:
+            sys.exit(f"not done after {limit_s:.0f} s; the log {log}:\n{log.read_text()[-3000:]}")
         for p in procs:
             if p.poll() is not None:
                 sys.exit(f"a process exited ({p.args}); its log {log}:\n{log.read_text()[-3000:]}")
@@ -346,6 +355,27 @@ def catch_up(
         f"{phase.cpu_us():.1f} us CPU per message (all processes); totals {note}"
     )
     return phase
+
+
+def profile_catch_up(s: Settings, work: Path) -> str:
+    """Another one-worker catch-up, under py-spy (it slows the worker: not timed), sorted into
+    stages by bench/profile.py."""
+    fresh_database(s)
+    out = work / "worker-catch-up.prof"
+    log = Path(tempfile.gettempdir()) / "bench-suite-profile.log"
+    log.write_bytes(b"")
+    spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw"]
+    spy += ["-r", "97", "--nonblocking", "-o", str(out), "--"]
+    proc = spawn([*spy, *CLI, "worker", "--loglevel", "warning"], s, log)
+    try:
+        wait_for(caught_up(s), [proc], log)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # py-spy writes its samples, the worker stops
+        proc.wait(60)
+    drop_database(s.clickhouse)
+    found = profile.table(out.read_text())
+    say(f"where the worker's samples went (py-spy, {out}):\n{found}")
+    return found
 
 
 def replay(live: Settings, messages: int, stack: dict[str, int]) -> Phase:
@@ -612,6 +642,12 @@ def report(r: Results) -> str:
         "ClickHouse's server.\n\n"
         f"## Phases\n\n{phase_table}\n\n"
         f"## The peer's error against the oracle, per column\n\n{peer_errors}\n"
+        + (
+            "\n## Where one worker's time goes (`--profile`: py-spy, a separate catch-up)\n\n"
+            f"{r.figures['profile']}\n"
+            if "profile" in r.figures
+            else ""
+        )
     )
 
 
@@ -627,6 +663,9 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=20, help="dashboard API clients")
     parser.add_argument("--api-seconds", type=float, default=10, help="of dashboard polling")
     parser.add_argument("--http-seconds", type=float, default=10, help="of HTTP ingest")
+    parser.add_argument(
+        "--profile", action="store_true", help="also: a catch-up under py-spy, by stage"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--work", type=Path, default=ROOT / ".state" / "bench")
     args = parser.parse_args()
@@ -648,6 +687,10 @@ def main() -> None:
         api_latency(one, args.pollers, args.api_seconds, r)
         two = settings_for(base, s.topic_prefix, "two")
         r.phases["catch-up 2"] = catch_up(two, 2, messages, expected, stack)
+        if args.profile:
+            # A group of its own: catch-up 2's may still list a stopped worker for 15 s.
+            fresh = settings_for(base, s.topic_prefix, "fresh")
+            r.figures["profile"] = profile_catch_up(fresh, args.work)
         drop_database(two.clickhouse)
         drop_database(one.clickhouse)
         rates = [int(x) for x in args.rates.split(",") if x]

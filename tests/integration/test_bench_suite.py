@@ -26,7 +26,7 @@ def test_bench_suite_runs_every_phase_at_a_tiny_scale(
     out = tmp_path / "benchmarks.md"
     cmd = [sys.executable, "-m", "bench", "--scale", "0.002", "--seconds", "3"]
     cmd += ["--emit-events", "3000", "--pollers", "2", "--api-seconds", "2", "--http-seconds", "2"]
-    cmd += ["--out", str(out), "--work", str(tmp_path)]
+    cmd += ["--profile", "--out", str(out), "--work", str(tmp_path)]
     done = subprocess.run(
         cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=900
     )
@@ -54,6 +54,9 @@ def test_bench_suite_runs_every_phase_at_a_tiny_scale(
     }
     for figure, shape in rows.items():
         assert re.search(rf"^\| {figure}.*{shape}", text, re.M), f"{figure!r} row in:\n{text}"
+    samples = re.search(r"^\| \(samples\) \| ([\d,]+) \|$", text, re.M)  # --profile's table
+    assert samples, text
+    assert int(samples.group(1).replace(",", "")) > 0
     assert "peer (Kafka engine)" in text
     assert "sampling_assists" in text
     # It cleaned up after itself: no bench topics or databases left.
