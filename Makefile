@@ -42,6 +42,6 @@ demo: venv stack-up
 	$(BIN)/frontline demo --scale $(SCALE)
 
 # Frontline against the ceiling and ClickHouse's Kafka engine on one campaign (bench/suite.py):
-# prints the ratios and writes docs/benchmarks.md. About 6 minutes at the default scale.
+# prints the ratios and writes docs/benchmarks.md. 5-9 minutes at the default scale.
 bench: venv stack-up
 	$(BIN)/python -m bench --scale $(BENCH_SCALE) $(BENCH_ARGS)

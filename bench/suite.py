@@ -408,7 +408,9 @@ def api_latency(live: Settings, pollers: int, seconds: float, r: Results) -> Non
 # -- 5. freshness ---------------------------------------------------------------------------
 
 
-def under_load(s: Settings, rate: int, seconds: float, visible: Callable[[], int]) -> list[float]:
+def under_load(
+    s: Settings, rate: int, seconds: float, visible: Callable[[], int]
+) -> tuple[list[float], str]:
     """Seconds from a slice's acknowledgement to its sampling assists being visible, for as many
     slices as can be probed one after another while bench/load.py sends."""
     base = visible()
@@ -448,7 +450,7 @@ def under_load(s: Settings, rate: int, seconds: float, visible: Callable[[], int
     behind = load.stderr.read().strip()
     if behind:  # the load could not keep the rate: the figure is for a lower one
         say(f"load generator at {rate}/s: {behind}")
-    return delays
+    return delays, behind.lstrip("# ")
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -470,7 +472,7 @@ def freshness(base: Settings, rates: list[int], seconds: float, r: Results) -> N
 
 def _freshness(
     s: Settings, ps: Settings, rates: list[int], seconds: float
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     fresh_database(s)
     log = Path(tempfile.gettempdir()) / "bench-suite-freshness.log"
     log.write_bytes(b"")
@@ -480,13 +482,13 @@ def _freshness(
     def frontline_sampling() -> int:
         return int(client.execute("SELECT sampling_assists FROM totals")[0][0])
 
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     try:
         # Warm-up, not measured: the worker joins the group and loads its partitions.
-        under_load(s, 100, 1, frontline_sampling)
+        under_load(s, 100, 1, frontline_sampling)  # (delays, note) discarded
         for rate in rates:
-            delays = under_load(s, rate, seconds, frontline_sampling)
-            out[f"frontline {rate}"] = _summary(delays)
+            delays, behind = under_load(s, rate, seconds, frontline_sampling)
+            out[f"frontline {rate}"] = _summary(delays, behind)
             say(f"freshness, frontline at {rate}/s: {_line(delays)}")
     finally:
         stop(worker)
@@ -500,14 +502,19 @@ def _freshness(
         def peer_sampling() -> int:
             return int(p.totals()["sampling_assists"] or 0)
 
-        delays = under_load(s, 1000, seconds, peer_sampling)
-        out["peer 1000"] = _summary(delays)
+        delays, behind = under_load(s, 1000, seconds, peer_sampling)
+        out["peer 1000"] = _summary(delays, behind)
         say(f"freshness, peer at 1000/s: {_line(delays)}")
     return out
 
 
-def _summary(delays: list[float]) -> dict[str, float]:
-    return {"p50": quantile(delays, 0.5), "p99": quantile(delays, 0.99), "probes": len(delays)}
+def _summary(delays: list[float], behind: str) -> dict[str, Any]:
+    return {
+        "p50": quantile(delays, 0.5),
+        "p99": quantile(delays, 0.99),
+        "probes": len(delays),
+        "behind": behind,  # the load generator's own note when it could not keep the rate
+    }
 
 
 def _line(delays: list[float]) -> str:
@@ -570,7 +577,8 @@ def report(r: Results) -> str:
         peer_f = fresh.get("peer 1000") if rate == 1000 else None
         peer_cell = f"p99 {peer_f['p99']:.2f} s" if peer_f else ""
         lines.append(
-            f"| freshness at {rate}/s | p50 {f['p50']:.2f} s, p99 {f['p99']:.2f} s | | "
+            f"| freshness at {rate}/s | p50 {f['p50']:.2f} s, p99 {f['p99']:.2f} s"
+            f"{' (the load ' + f['behind'] + ')' if f['behind'] else ''} | | "
             f"{peer_cell} | | {ratio(f['p99'], peer_f['p99']) + ' (p99)' if peer_f else ''} "
             f"| {target} |"
         )
