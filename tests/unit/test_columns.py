@@ -63,6 +63,19 @@ def test_the_named_queries_say_the_same(schema: chdb_session.Session) -> None:
     assert _columns(schema, _bound("daily_by_site"))[3:] == list(PER_MEMBER)
 
 
+def test_the_dashboard_tables_say_the_same(schema: chdb_session.Session) -> None:
+    # Pairs of files that differ only in a dimension (SQL is never assembled from strings): a
+    # count added to `counters` or the public views must reach both of each pair.
+    assert _columns(schema, _bound("by_team"))[:2] == ["org_id", "team_id"]
+    assert _columns(schema, _bound("by_site"))[:2] == ["org_id", "site_id"]
+    assert _columns(schema, _bound("by_team"))[2:] == list(PER_MEMBER)
+    assert _columns(schema, _bound("by_site"))[2:] == list(PER_MEMBER)
+    # Teams and volunteers do not add up across organisations or days: the rest does.
+    adding = [c for c in DAILY_BY_ORG if c not in ("day", "org_id", "teams", "volunteers")]
+    assert _columns(schema, _bound("daily")) == ["day", *adding]
+    assert _columns(schema, _bound("orgs")) == ["org_id", *adding]
+
+
 def test_the_oracle_and_the_demo_count_the_same_columns() -> None:
     assert tuple(ORACLE) == PUBLIC
     assert set(SHOWN) <= set(PUBLIC)
