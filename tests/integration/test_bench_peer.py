@@ -18,7 +18,7 @@ from bench.peer import peer, wait_consumed
 from projections.columns import PUBLIC
 from streams.settings import Settings
 from streams.topics import events_topic
-from tests.integration.harness import frontline
+from tests.integration.harness import emit_campaign
 from tests.integration.ingest_helpers import event, read_topic
 
 
@@ -67,15 +67,8 @@ def _naive(messages: list[bytes], auto_close_s: float) -> dict[str, Any]:
 
 
 def test_peer_reads_the_topic_and_counts_every_copy(isolated: Settings, tmp_path: Path) -> None:
-    out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
-    sim = frontline(
-        isolated, "simulate", "--scale", "0.002", "--seed", "5", "--out", str(out),
-        "--expect", str(expect),
-    )  # fmt: skip
-    assert sim.returncode == 0, sim.stderr
-    assert frontline(isolated, "topics", "ensure").returncode == 0
-    emit = frontline(isolated, "emit", str(out), "--allow-rejects", "--quiet")
-    assert emit.returncode == 0, emit.stdout + emit.stderr
+    expected = emit_campaign(isolated, tmp_path, seed=5, scale="0.002")
+    out = tmp_path / "events.jsonl"  # emit_campaign's simulated file
     topic = events_topic(isolated)
     # What a raw producer may send besides `frontline emit`'s canonical JSON: whitespace after
     # the colons (json.dumps' default), and the pilot app's sampling.assisted v0 (`count`).
@@ -91,7 +84,6 @@ def test_peer_reads_the_topic_and_counts_every_copy(isolated: Settings, tmp_path
         producer.send(topic, key=doc["event_id"].encode(), value=json.dumps(doc).encode())
     producer.flush()
     producer.close()
-    expected = json.loads(expect.read_text())
     messages = [value for _, _, value in read_topic(isolated, topic)]
     assert len(messages) == sum(expected["meta"]["lines_by_family"].values()) + 2
 

@@ -17,6 +17,7 @@ from streams.kafka_users import set_scram_user
 from streams.settings import Settings
 from tests.integration.harness import (
     assert_counts_exact,
+    emit_campaign,
     frontline,
     start_worker,
     stop,
@@ -48,24 +49,14 @@ def sasl(isolated: Settings) -> Settings:
 
 
 def test_the_whole_pipeline_over_sasl_scram(sasl: Settings, tmp_path: Path) -> None:
-    out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
-    sim = frontline(
-        sasl, "simulate", "--scale", "0.001", "--seed", "3", "--out", str(out),
-        "--expect", str(expect),
-    )  # fmt: skip
-    assert sim.returncode == 0, sim.stderr
-    for command in (("migrate",), ("topics", "ensure")):
-        done = frontline(sasl, *command)
-        assert done.returncode == 0, done.stderr
-    emitted = frontline(sasl, "emit", str(out), "--allow-rejects", "--quiet")
-    assert emitted.returncode == 0, emitted.stderr
+    expected = emit_campaign(sasl, tmp_path, seed=3, scale="0.001")
     log = tmp_path / "worker.log"
     worker = start_worker(sasl, log)
     try:
         wait_caught_up(sasl, [worker], log)
     finally:
         stop(worker)
-    assert_counts_exact(sasl, json.loads(expect.read_text()))
+    assert_counts_exact(sasl, expected)
     for command in (("lag",), ("verify",)):
         done = frontline(sasl, *command)
         assert done.returncode == 0, done.stdout + done.stderr
