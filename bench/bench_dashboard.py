@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -40,9 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_worker import start_worker  # noqa: E402
-from bench.common import cpu_yardstick  # noqa: E402
-from projections import migrate  # noqa: E402
-from projections.database import create_database, drop_database  # noqa: E402
+from bench.common import cpu_yardstick, fresh_database, quantile  # noqa: E402
+from projections.database import drop_database  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.worker.lag import partition_lag  # noqa: E402
 
@@ -54,13 +54,9 @@ PORT = 8097
 def quantiles(values: list[float]) -> str:
     if not values:
         return "no samples"
-    ordered = sorted(values)
-
-    def q(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
+    q = partial(quantile, values)
     return (
-        f"p50 {q(0.50):7.1f}  p95 {q(0.95):7.1f}  p99 {q(0.99):7.1f}  max {ordered[-1]:7.1f} ms"
+        f"p50 {q(0.50):7.1f}  p95 {q(0.95):7.1f}  p99 {q(0.99):7.1f}  max {max(values):7.1f} ms"
         f"  ({len(values)} requests)"
     )
 
@@ -156,11 +152,7 @@ def report(result: dict[str, list[float]]) -> None:
 
 
 def scratch_settings(base: Settings, database: str) -> Settings:
-    s = base.model_copy(update={"clickhouse_database": database})
-    drop_database(s.clickhouse)
-    create_database(s.clickhouse)
-    migrate.apply(s.clickhouse)
-    return s
+    return fresh_database(base.model_copy(update={"clickhouse_database": database}))
 
 
 def catch_up(s: Settings, pollers: int) -> tuple[float, int, dict[str, list[float]] | None]:

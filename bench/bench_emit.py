@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,32 +55,40 @@ def emit(settings: Settings, path: Path, n: int) -> float:
     return n / elapsed
 
 
+def rounds(
+    settings: Settings, n: int, count: int, report: Callable[[str], None] = print
+) -> list[tuple[float, float]]:
+    """(bare, emit) events/s of `count` alternating rounds over the same `n` valid events, into
+    a throw-away topic prefix; `report` gets a line per round."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        pairs = []
+        with path.open("w") as out:
+            for payload in events(n):
+                line = json.dumps(payload)
+                out.write(line + "\n")
+                pairs.append((payload["event_id"].encode(), line.encode()))
+        report(f"{n:,} events, {path.stat().st_size / 2**20:.0f} MiB")
+        found = []
+        with bench_topics(settings) as mine:
+            for round_ in range(1, count + 1):
+                b = bare(mine, pairs)
+                e = emit(mine, path, n)
+                found.append((b, e))
+                report(
+                    f"round {round_}: bare kafka-python {b:,.0f} events/s, frontline emit "
+                    f"{e:,.0f} events/s: {e / b:.2f}x"
+                )
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"CPU yardstick (bench/common.py, lower is faster): {cpu_yardstick():.2f} s")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "events.jsonl"
-        pairs = []
-        with path.open("w") as out:
-            for payload in events(args.events):
-                line = json.dumps(payload)
-                out.write(line + "\n")
-                pairs.append((payload["event_id"].encode(), line.encode()))
-        size = path.stat().st_size
-        print(f"{args.events:,} events, {size / 2**20:.0f} MiB")
-        ratios = []
-        with bench_topics(Settings.from_env()) as settings:
-            for round_ in range(1, args.rounds + 1):
-                b = bare(settings, pairs)
-                e = emit(settings, path, args.events)
-                ratios.append(e / b)
-                print(
-                    f"round {round_}: bare kafka-python {b:,.0f} events/s, frontline emit "
-                    f"{e:,.0f} events/s: {e / b:.2f}x"
-                )
+    ratios = [e / b for b, e in rounds(Settings.from_env(), args.events, args.rounds)]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"emit / bare, median of {args.rounds}: {statistics.median(ratios):.2f}x")
     print(f"max RSS {rss:.0f} MiB; CPU yardstick after: {cpu_yardstick():.2f} s")

@@ -40,9 +40,9 @@ from kafka import KafkaProducer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_yardstick  # noqa: E402
-from projections import migrate  # noqa: E402
-from projections.database import create_database, drop_database  # noqa: E402
+from bench.common import cpu_yardstick, fresh_database, quantile  # noqa: E402
+from bench.procs import peak_rss_mib  # noqa: E402
+from projections.database import drop_database  # noqa: E402
 from streams import topic_admin  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import events_topic  # noqa: E402
@@ -124,10 +124,8 @@ def fresh_settings(tag: str, prefix: str | None = None) -> Settings:
             "clickhouse_database": f"{env.clickhouse_database}_t7",
         }
     )
-    drop_database(s.clickhouse)
-    create_database(s.clickhouse)
+    fresh_database(s)
     topic_admin.ensure(s)
-    migrate.apply(s.clickhouse)
     return s
 
 
@@ -159,13 +157,6 @@ def start_worker(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def simulated(s: Settings, scale: float) -> tuple[int, dict[str, Any]]:
@@ -211,13 +202,13 @@ def catchup(
     try:
         while True:
             time.sleep(0.5)
-            peak = max(peak, rss_mib(worker.pid)) if worker.poll() is None else peak
+            peak = max(peak, peak_rss_mib(worker.pid)) if worker.poll() is None else peak
             if worker.poll() is not None:
                 sys.exit(f"worker exited: {log.read_text()[-2000:]}")
             if sum(r.lag for r in partition_lag(s)) == 0:
                 break
         elapsed = time.monotonic() - t0
-        peak = max(peak, rss_mib(worker.pid))
+        peak = max(peak, peak_rss_mib(worker.pid))
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
@@ -282,11 +273,10 @@ def freshness(rate: int, seconds: int, worker_args: Sequence[str] = ()) -> None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(30)
         producer.close()
-    delays.sort()
-    p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]  # noqa: E731
     print(
         f"{rate} events/s for {seconds} s; {len(delays)} probes of ack -> visible in totals: "
-        f"p50 {p(0.5) * 1000:.0f} ms, p99 {p(0.99) * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms"
+        f"p50 {quantile(delays, 0.5) * 1000:.0f} ms, p99 {quantile(delays, 0.99) * 1000:.0f} ms, "
+        f"max {max(delays) * 1000:.0f} ms"
     )
     drop_database(s.clickhouse)
 

@@ -7,13 +7,15 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kafka.admin import KafkaAdminClient
 
+from projections import migrate
+from projections.database import create_database, drop_database
 from streams.settings import Settings
 from streams.topic_admin import ensure
 
@@ -54,11 +56,32 @@ def bench_topics(settings: Settings) -> Iterator[Settings]:
     try:
         yield mine
     finally:
-        admin = KafkaAdminClient(bootstrap_servers=mine.bootstrap_servers)
-        try:
-            admin.delete_topics([t for t in admin.list_topics() if t.startswith(mine.topic_prefix)])
-        finally:
-            admin.close()
+        delete_topics(mine)
+
+
+def delete_topics(settings: Settings) -> None:
+    """Delete every topic of `settings`' prefix."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def fresh_database(settings: Settings) -> Settings:
+    """`settings`' database dropped, created again and migrated: empty projections."""
+    drop_database(settings.clickhouse)
+    create_database(settings.clickhouse)
+    migrate.apply(settings.clickhouse)
+    return settings
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank from below); NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def cpu_yardstick() -> float:

@@ -1,6 +1,6 @@
 """`make bench`: Frontline, the ceiling and the peer on the same simulated campaign, in one run.
 
-    make bench                       # scale 0.1 (571k events), about 10 minutes
+    make bench                       # scale 0.1 (573k messages), 5-9 minutes here
     .venv/bin/python -m bench --scale 1 --seconds 60
 
 On one topic prefix filled with `frontline emit` from the simulator's campaign:
@@ -42,10 +42,10 @@ from typing import Any
 
 from bench import bench_emit, profile
 from bench.bench_dashboard import dashboard, poll
-from bench.common import bench_topics, cpu_yardstick, events
-from bench.peer import peer
+from bench.common import cpu_yardstick, delete_topics, fresh_database, quantile
+from bench.peer import peer, wait_consumed
 from bench.procs import ROOT, Meter, Usage, stack_pids
-from projections import columns, migrate
+from projections import columns
 from projections.database import create_database, drop_database
 from projections.store import StateStore
 from streams import topic_admin
@@ -55,6 +55,7 @@ from streams.worker.lag import partition_lag
 
 CLI = [sys.executable, "-m", "streams.cli"]
 DATABASES = {"one": "_t7", "two": "_t6", "fresh": "_t4", "peer": "_t3"}  # stack-allowed names
+PEER_LIMIT_S = 1800  # as wait_for's: a peer that stops consuming ends the run
 
 
 def say(text: str) -> None:
@@ -101,13 +102,6 @@ def settings_for(base: Settings, prefix: str, which: str) -> Settings:
     )
 
 
-def fresh_database(s: Settings) -> Settings:
-    drop_database(s.clickhouse)
-    create_database(s.clickhouse)
-    migrate.apply(s.clickhouse)
-    return s
-
-
 def campaign(base: Settings, scale: float, work: Path) -> tuple[Settings, int, dict[str, Any]]:
     """A fresh topic prefix holding the simulated campaign at `scale`: (settings, messages on
     the topic, the oracle's totals). The simulator's file is kept in `work` between runs."""
@@ -127,18 +121,6 @@ def campaign(base: Settings, scale: float, work: Path) -> tuple[Settings, int, d
     took = time.monotonic() - started
     say(f"campaign: {messages:,} messages emitted in {took:.1f} s ({messages / took:,.0f}/s)")
     return s, messages, meta["totals"]
-
-
-def delete_topics(s: Settings) -> None:
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(s.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -222,27 +204,11 @@ def run_child(cmd: list[str], s: Settings, stack: dict[str, int]) -> tuple[Phase
 
 
 def ingest(base: Settings, n: int, rounds: int, http_seconds: float, r: Results) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "events.jsonl"
-        pairs = []
-        with path.open("w") as out:
-            for payload in events(n):
-                line = json.dumps(payload)
-                out.write(line + "\n")
-                pairs.append((payload["event_id"].encode(), line.encode()))
-        ratios, bare_rates, emit_rates = [], [], []
-        with bench_topics(base) as s:
-            for round_ in range(1, rounds + 1):
-                b = bench_emit.bare(s, pairs)
-                e = bench_emit.emit(s, path, n)
-                bare_rates.append(b)
-                emit_rates.append(e)
-                ratios.append(e / b)
-                say(f"emit round {round_}: bare {b:,.0f}/s, emit {e:,.0f}/s: {e / b:.2f}x")
+    paired = bench_emit.rounds(base, n, rounds, report=lambda line: say(f"emit: {line}"))
     r.figures["emit"] = {
-        "bare": statistics.median(bare_rates),
-        "emit": statistics.median(emit_rates),
-        "ratio": statistics.median(ratios),
+        "bare": statistics.median(b for b, _ in paired),
+        "emit": statistics.median(e for _, e in paired),
+        "ratio": statistics.median(e / b for b, e in paired),
         "events": n,
         "rounds": rounds,
     }
@@ -294,8 +260,7 @@ def run_peer(
     meter = Meter(stack).start()
     started = time.monotonic()
     with peer(ps, events_topic(s)) as p:
-        while p.consumed() < messages:
-            time.sleep(0.2)
+        wait_consumed(p, messages, timeout=PEER_LIMIT_S, poll=0.2)
         seconds = time.monotonic() - started
         usage = meter.stop()
         got = p.totals()
@@ -395,10 +360,10 @@ def api_latency(live: Settings, pollers: int, seconds: float, r: Results) -> Non
         polled = asyncio.run(poll(base, pollers, seconds))
     out = {}
     for name in ("totals", "daily (month)"):
-        values = sorted(polled[name])
+        values = polled[name]
         out[name] = {
-            "p50": values[len(values) // 2],
-            "p95": values[min(len(values) - 1, int(0.95 * len(values)))],
+            "p50": quantile(values, 0.5),
+            "p95": quantile(values, 0.95),
             "requests": len(values),
         }
         say(f"dashboard API {name}: p50 {out[name]['p50']:.1f} ms, p95 {out[name]['p95']:.1f} ms")
@@ -453,11 +418,6 @@ def under_load(
     return delays, behind.lstrip("# ")
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def freshness(base: Settings, rates: list[int], seconds: float, r: Results) -> None:
     s = settings_for(base, f"fbench.{uuid.uuid4().hex[:6]}.", "fresh")
     ps = settings_for(base, s.topic_prefix, "peer")
@@ -496,8 +456,7 @@ def _freshness(
     create_database(ps.clickhouse)
     ends = sum(x.end_offset for x in partition_lag(s))
     with peer(ps, events_topic(s)) as p:
-        while p.consumed() < ends:
-            time.sleep(0.2)
+        wait_consumed(p, ends, timeout=PEER_LIMIT_S, poll=0.2)
 
         def peer_sampling() -> int:
             return int(p.totals()["sampling_assists"] or 0)
