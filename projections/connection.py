@@ -21,11 +21,18 @@ class ClickHouseTarget:
     user: str
     password: str
     database: str
+    # FRONTLINE_CLICKHOUSE_CLUSTER: the <remote_servers> cluster the schema spans ('' = one
+    # server; projections/cluster.py).
+    cluster: str = ""
 
     def __post_init__(self) -> None:
         if not DATABASE_NAME.match(self.database):
             raise ValueError(
                 f"database name {self.database!r} must be letters, digits and _ (not first digit)"
+            )
+        if self.cluster and not DATABASE_NAME.match(self.cluster):
+            raise ValueError(
+                f"cluster name {self.cluster!r} must be letters, digits and _ (not first digit)"
             )
 
     def with_database(self, database: str) -> ClickHouseTarget:
@@ -53,5 +60,5 @@ class ClickHouseTarget:
     def __repr__(self) -> str:  # never print the password
         return (
             f"ClickHouseTarget(host={self.host!r}, port={self.port}, user={self.user!r}, "
-            f"database={self.database!r})"
+            f"database={self.database!r}, cluster={self.cluster!r})"
         )

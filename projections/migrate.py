@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from clickhouse_driver import Client
 
+from projections.cluster import NodeStatement, check_settings, nodes, rewrite, tables_of
 from projections.connection import ClickHouseTarget
 from projections.database import create_database
 
@@ -102,23 +103,17 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
 
 
 def status(target: ClickHouseTarget, directory: Path | None = None) -> list[MigrationState]:
-    create_database(target)
-    client = target.client()
-    client.execute(LEDGER_DDL.replace("{db}", f"`{target.database}`"))
-    applied = {
-        int(v): (str(c), t)
-        for v, c, t in client.execute(
-            "SELECT version, argMax(checksum, applied_at), max(applied_at) "
-            "FROM schema_migrations GROUP BY version"
-        )
-    }
+    """Each migration and whether it is applied; on a cluster, applied means on every node."""
+    migrations = load_migrations(directory)
+    ledgers = [_ledger(node) for node in nodes(target)]
     states = []
-    for m in load_migrations(directory):
-        if m.version in applied:
-            checksum, at = applied[m.version]
-            states.append(MigrationState(m, at, edited=checksum != m.checksum))
+    for m in migrations:
+        found = [ledger[m.version] for ledger in ledgers if m.version in ledger]
+        if len(found) < len(ledgers):
+            states.append(MigrationState(m, None, edited=any(c != m.checksum for c, _ in found)))
         else:
-            states.append(MigrationState(m, None, edited=False))
+            at = max(t for _, t in found)
+            states.append(MigrationState(m, at, edited=any(c != m.checksum for c, _ in found)))
     return states
 
 
@@ -130,33 +125,72 @@ def apply(
 ) -> list[Migration]:
     """Apply pending migrations in order; return those applied. Refuses on edited ones.
 
+    On a cluster each migration is applied on every node before the next one (a replica that
+    joins an altered table must be created with the same columns), as `cluster.rewrite` puts it.
     `auto_close_s` records the shift auto-close limit; None leaves it as it is (16 h if never set).
     """
-    states = status(target, directory)
-    edited = [s.migration.filename for s in states if s.edited]
+    migrations = load_migrations(directory)
+    all_nodes = nodes(target)
+    if target.cluster:
+        for node in all_nodes:
+            check_settings(node)
+    ledgers = [_ledger(node) for node in all_nodes]
+    edited = sorted({m.filename for m in migrations for ledger in ledgers if _edited(m, ledger)})
     if edited:
         raise MigrationError(
             f"applied migration(s) were edited since: {', '.join(edited)}. Revert the edit and "
             "put the change in a new migration file."
         )
-    client = target.client()
+    tables = tables_of(s for m in migrations for s in m.statements(target.database))
     done = []
-    for state in states:
-        if state.applied_at is not None:
-            continue
-        m = state.migration
-        for statement in m.statements(target.database):
-            _refuse_dropping_data(client, statement, m)
-            if not _already_applied(client, statement):
-                client.execute(statement)
-        client.execute(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES",
-            [(m.version, m.name, m.checksum, datetime.now(UTC).replace(tzinfo=None))],
-        )
-        done.append(m)
+    for m in migrations:
+        pending = [
+            n for n, ledger in zip(all_nodes, ledgers, strict=True) if m.version not in ledger
+        ]
+        for node in pending:
+            client = node.client()
+            for statement in m.statements(target.database):
+                for each in _for_node(statement, target.cluster, tables):
+                    _refuse_dropping_data(client, each.sql, m)
+                    if not _already_applied(client, each, node.database):
+                        client.execute(each.sql)
+            client.execute(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES",
+                [(m.version, m.name, m.checksum, datetime.now(UTC).replace(tzinfo=None))],
+            )
+        if pending:
+            done.append(m)
     if auto_close_s is not None:
         set_auto_close(target, auto_close_s)
     return done
+
+
+def _ledger(node: ClickHouseTarget) -> dict[int, tuple[str, datetime]]:
+    """version -> (checksum, applied_at) of the migrations one server has recorded. The ledger
+    is each server's own table (not replicated): a node knows what it has applied."""
+    create_database(replace(node, cluster=""))
+    client = node.client()
+    client.execute(LEDGER_DDL.replace("{db}", f"`{node.database}`"))
+    return {
+        int(v): (str(c), t)
+        for v, c, t in client.execute(
+            "SELECT version, argMax(checksum, applied_at), max(applied_at) "
+            "FROM schema_migrations GROUP BY version"
+        )
+    }
+
+
+def _edited(m: Migration, ledger: dict[int, tuple[str, datetime]]) -> bool:
+    return m.version in ledger and ledger[m.version][0] != m.checksum
+
+
+def _for_node(statement: str, cluster: str, tables: set[str]) -> list[NodeStatement]:
+    if cluster:
+        return rewrite(statement, cluster, tables)
+    add = ADD_COLUMN.match(statement)
+    return [
+        NodeStatement(statement, add["table"], add["column"]) if add else NodeStatement(statement)
+    ]
 
 
 def replaced_materialized_views(
@@ -180,12 +214,13 @@ def replaced_materialized_views(
     return found
 
 
-def _already_applied(client: Client, statement: str) -> bool:
-    """An ADD COLUMN whose column exists: the run that added it stopped before recording."""
-    add = ADD_COLUMN.match(statement)
-    if add is None:
+def _already_applied(client: Client, statement: NodeStatement, database: str) -> bool:
+    """An ADD COLUMN whose column exists: the run that added it stopped before recording, or
+    (on a cluster) the shard's other replica added it through ZooKeeper."""
+    if not statement.column:
         return False
-    return int(client.execute(COLUMN_EXISTS, add.groupdict())[0][0]) > 0
+    found = {"db": database, "table": statement.table, "column": statement.column}
+    return int(client.execute(COLUMN_EXISTS, found)[0][0]) > 0
 
 
 def _refuse_dropping_data(client: Client, statement: str, m: Migration) -> None:

@@ -40,9 +40,11 @@ ENV = {
     "topic_prefix": "FRONTLINE_TOPIC_PREFIX",
     "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
     "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
+    "clickhouse_cluster": "FRONTLINE_CLICKHOUSE_CLUSTER",
     "dashboard_password": "FRONTLINE_DASHBOARD_PASSWORD",
     "topic_partitions": "FRONTLINE_TOPIC_PARTITIONS",
     "topic_replication": "FRONTLINE_TOPIC_REPLICATION",
+    "topic_min_insync_replicas": "FRONTLINE_TOPIC_MIN_INSYNC_REPLICAS",
     "http_host": "FRONTLINE_HTTP_HOST",
     "http_port": "FRONTLINE_HTTP_PORT",
     "dashboard_port": "FRONTLINE_DASHBOARD_PORT",
@@ -115,10 +117,16 @@ class Settings(BaseSettings):
     topic_prefix: str = "frontline."
     clickhouse_url: str = DEFAULT_CLICKHOUSE_URL
     clickhouse_database: str = "frontline"
+    # A ClickHouse cluster of <remote_servers> ('' = one server): migrations create Replicated
+    # and Distributed tables across it (docs/scaling.md).
+    clickhouse_cluster: str = ""
     dashboard_password: str = "dashboard-local"
     # Ingest (README, "Ingest").
     topic_partitions: Annotated[int, Field(ge=1, le=10_000)] = 6
     topic_replication: Annotated[int, Field(ge=1, le=32)] = 1
+    # 0: 2 when topics have 3 or more replicas (one broker may be lost, acks=all still needs two
+    # copies), else 1.
+    topic_min_insync_replicas: Annotated[int, Field(ge=0, le=32)] = 0
     http_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     http_port: Annotated[int, Field(ge=0, le=65_535)] = 8080
     # `frontline dashboard` (its JSON API), on FRONTLINE_HTTP_HOST.
@@ -180,6 +188,29 @@ class Settings(BaseSettings):
             raise ValueError("use letters, digits and _ (not starting with a digit), at most 63")
         return value
 
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster(cls, value: str) -> str:
+        if value and not DATABASE_NAME.match(value):
+            raise ValueError("a <remote_servers> cluster name: letters, digits and _, or empty")
+        return value
+
+    @model_validator(mode="after")
+    def _insync(self) -> Settings:
+        if self.topic_min_insync_replicas > self.topic_replication:
+            raise ValueError(
+                f"{ENV['topic_min_insync_replicas']}={self.topic_min_insync_replicas} is more than "
+                f"{ENV['topic_replication']}={self.topic_replication}: no write could succeed"
+            )
+        return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """min.insync.replicas of Frontline's topics (FRONTLINE_TOPIC_MIN_INSYNC_REPLICAS)."""
+        if self.topic_min_insync_replicas:
+            return self.topic_min_insync_replicas
+        return 2 if self.topic_replication >= 3 else 1
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """From os.environ, or from `environ`; ConfigError names each wrong variable."""
@@ -214,7 +245,8 @@ class Settings(BaseSettings):
 
     @property
     def clickhouse(self) -> ClickHouseTarget:
-        return _parse_clickhouse_url(self.clickhouse_url, self.clickhouse_database)
+        target = _parse_clickhouse_url(self.clickhouse_url, self.clickhouse_database)
+        return replace(target, cluster=self.clickhouse_cluster)
 
     @property
     def dashboard(self) -> ClickHouseTarget:
@@ -243,8 +275,10 @@ class Settings(BaseSettings):
             ENV["topic_prefix"]: self.topic_prefix,
             ENV["clickhouse_url"]: f"clickhouse://{ch.user}:***@{ch.host}:{ch.port}",
             ENV["clickhouse_database"]: self.clickhouse_database,
+            ENV["clickhouse_cluster"]: self.clickhouse_cluster,
             ENV["topic_partitions"]: str(self.topic_partitions),
             ENV["topic_replication"]: str(self.topic_replication),
+            ENV["topic_min_insync_replicas"]: str(self.min_insync_replicas),
             ENV["http_host"]: self.http_host,
             ENV["http_port"]: str(self.http_port),
             ENV["dashboard_port"]: str(self.dashboard_port),

@@ -86,23 +86,22 @@ class TopicState:
 
 def declared_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic Frontline uses, with the settings it must have."""
-    specs = [
+    # With acks=all, a write is only acknowledged once this many replicas have it.
+    insync = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    return [
         TopicSpec(
             events_topic(settings),
             settings.topic_partitions,
             settings.topic_replication,
-            EVENT_TOPIC_CONFIG,
-        )
-    ]
-    specs.append(
+            EVENT_TOPIC_CONFIG | insync,
+        ),
         TopicSpec(
             dead_letter_topic(settings),
             settings.topic_partitions,
             settings.topic_replication,
-            DEAD_LETTER_CONFIG,
-        )
-    )
-    return specs
+            DEAD_LETTER_CONFIG | insync,
+        ),
+    ]
 
 
 @contextmanager

@@ -1,0 +1,148 @@
+"""The numbered migrations on a ClickHouse cluster (FRONTLINE_CLICKHOUSE_CLUSTER, docs/scaling.md).
+
+The single-node schema stays the default. On a cluster every migration statement is rewritten
+for each node, so the SQL files stay the one source of the schema:
+
+- a table `T` becomes `T_local`, a Replicated* engine whose ZooKeeper path names its shard, the
+  database and the table, plus `T` itself as a Distributed table over the cluster. Everything
+  that reads or writes `T` (the worker, the views, replay, audit, the dashboard) is unchanged
+  and sees the whole cluster;
+- rows are placed by `kafka_partition` where a table has it, so the versions of one key of one
+  topic-partition are always on one shard (argMax, ReplacingMergeTree and `FINAL` see them
+  together); the sets without a partition (presence) are read with uniqExact/IN, which is exact
+  whichever shard holds a row;
+- a materialized view reads and writes the `_local` tables: it fires on the replica that took
+  the insert, and replication (which does not fire views) copies its output to the others;
+- ADD COLUMN goes to `T_local` (replicated by ZooKeeper to the shard's other replica) and, unless
+  the column is MATERIALIZED (computed on the shard), to the Distributed `T`;
+- views and DROP of views are created on every node unchanged.
+
+Writes must reach the shard before the insert returns (`insert_distributed_sync=1`: the
+worker's checkpoint is only written after its state is) and the views' IN subqueries over
+Distributed tables need `distributed_product_mode=global`; `check_settings` refuses a cluster
+whose users' profiles lack either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from projections.connection import ClickHouseTarget
+
+CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+LOCAL = "_local"
+
+CREATE_TABLE = re.compile(
+    r"^CREATE TABLE IF NOT EXISTS `(?P<db>[^`]+)`\.(?P<table>\w+)\s*"
+    r"\((?P<columns>.*)\)\s*ENGINE = (?P<engine>\w*MergeTree)\((?P<args>[^)]*)\)(?P<rest>.*)$",
+    re.DOTALL,
+)
+ADD_COLUMN = re.compile(
+    r"^ALTER TABLE `(?P<db>[^`]+)`\.(?P<table>\w+) ADD COLUMN (?P<column>\w+) (?P<rest>.*)$",
+    re.DOTALL,
+)
+MATERIALIZED_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW ")
+
+# What every node's session must have for the cluster schema to be exact (module docstring).
+REQUIRED_SETTINGS = {"insert_distributed_sync": "1", "distributed_product_mode": "global"}
+NODES = """
+SELECT host_name, port FROM system.clusters
+WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num
+"""
+SETTINGS = "SELECT name, value FROM system.settings WHERE name IN %(names)s"
+
+
+class ClusterError(Exception):
+    """The cluster is not configured as Frontline needs; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class NodeStatement:
+    """One statement for one node; `column` names the column an ADD COLUMN adds (the runner
+    skips it where the column exists: the shard's other replica got it through ZooKeeper)."""
+
+    sql: str
+    table: str = ""
+    column: str = ""
+
+
+def nodes(target: ClickHouseTarget) -> list[ClickHouseTarget]:
+    """Every server of the target's cluster, as the same user and database; [target] alone when
+    no cluster is configured."""
+    if not target.cluster:
+        return [target]
+    rows = target.client(database=False).execute(NODES, {"cluster": target.cluster})
+    if not rows:
+        raise ClusterError(
+            f"FRONTLINE_CLICKHOUSE_CLUSTER={target.cluster!r}: the server at "
+            f"{target.host}:{target.port} has no such cluster in <remote_servers> "
+            "(SELECT DISTINCT cluster FROM system.clusters lists those it has)"
+        )
+    return [replace(target, host=str(host), port=int(port)) for host, port in rows]
+
+
+def check_settings(node: ClickHouseTarget) -> None:
+    """Refuse a node whose user profile lacks the settings the cluster schema relies on."""
+    names = tuple(REQUIRED_SETTINGS)
+    found = dict(node.client(database=False).execute(SETTINGS, {"names": names}))
+    wrong = {k: v for k, v in REQUIRED_SETTINGS.items() if str(found.get(k)) != v}
+    if wrong:
+        have = ", ".join(f"{k}={found.get(k)}" for k in wrong)
+        want = "".join(f"<{k}>{v}</{k}>" for k, v in wrong.items())
+        raise ClusterError(
+            f"ClickHouse {node.host}:{node.port}, user {node.user}: {have}; on a cluster the "
+            f"profile of every Frontline user needs {want} in users.xml (docs/scaling.md)"
+        )
+
+
+def tables_of(statements: Iterable[str]) -> set[str]:
+    """The tables the migrations create (they become `_local` + Distributed on a cluster)."""
+    return {m["table"] for s in statements if (m := CREATE_TABLE.match(s))}
+
+
+def rewrite(statement: str, cluster: str, tables: set[str]) -> list[NodeStatement]:
+    """One migration statement as the statements to run on each node of `cluster`."""
+    if create := CREATE_TABLE.match(statement):
+        return _create_table(create, cluster)
+    if add := ADD_COLUMN.match(statement):
+        db, table, column, rest = add["db"], add["table"], add["column"], add["rest"]
+        if table not in tables:
+            raise ClusterError(f"ADD COLUMN to {table}, which no migration creates")
+        local = f"ALTER TABLE `{db}`.{table}{LOCAL} ADD COLUMN {column} {rest}"
+        out = [NodeStatement(local, table + LOCAL, column)]
+        if " MATERIALIZED " not in f" {rest} ":
+            distributed = f"ALTER TABLE `{db}`.{table} ADD COLUMN {column} {rest}"
+            out.append(NodeStatement(distributed, table, column))
+        return out
+    if MATERIALIZED_VIEW.match(statement):
+        return [NodeStatement(_to_local(statement, tables))]
+    return [NodeStatement(statement)]
+
+
+def _create_table(create: re.Match[str], cluster: str) -> list[NodeStatement]:
+    db, table, columns = create["db"], create["table"], create["columns"]
+    args = create["args"].strip()
+    path = f"'/clickhouse/tables/{{shard}}/{db}/{table}', '{{replica}}'"
+    engine = f"Replicated{create['engine']}({path}{', ' + args if args else ''})"
+    local = (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.{table}{LOCAL}\n({columns})\n"
+        f"ENGINE = {engine}{create['rest']}"
+    )
+    key = "kafka_partition" if re.search(r"^\s*kafka_partition\s", columns, re.M) else "rand()"
+    distributed = (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.{table}\n({columns})\n"
+        f"ENGINE = Distributed({cluster}, '{db}', '{table}{LOCAL}', {key})"
+    )
+    return [NodeStatement(local), NodeStatement(distributed)]
+
+
+def _to_local(statement: str, tables: set[str]) -> str:
+    """A materialized view's source and target tables -> their `_local` tables."""
+
+    def local(match: re.Match[str]) -> str:
+        name = match[2]
+        return f"{match[1]}{name}{LOCAL}" if name in tables else match[0]
+
+    return re.sub(r"(`[^`]+`\.)(\w+)\b", local, statement)
