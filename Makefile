@@ -7,7 +7,7 @@ SCALE ?= 0.01
 BENCH_SCALE ?= 0.1
 BENCH_ARGS ?=
 
-.PHONY: demo test lint unit stack-up stack-down venv browser bench
+.PHONY: demo test lint unit stack-up stack-down venv browser bench cluster-up cluster-down cluster-faults bench-cluster
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,19 @@ stack-up:
 
 stack-down:
 	deploy/stack down
+
+# The local cluster (deploy/cluster): 3 Kafka brokers, ZooKeeper, 2 shards x 2 replicas of
+# ClickHouse, beside the single-node stack (other ports). `deploy/cluster env` prints its settings.
+cluster-up:
+	deploy/cluster up
+
+cluster-down:
+	deploy/cluster down
+
+# The fault scenarios on the cluster: a broker, a replica of each shard, a worker killed
+# half-way (tests/integration/test_cluster_faults.py); prints each scenario's figures.
+cluster-faults: venv cluster-up
+	$(BIN)/pytest -s --cluster-faults tests/integration/test_cluster_faults.py
 
 # Debian's chromium and a CJK font, for the dashboard's browser test.
 browser:
@@ -45,3 +58,8 @@ demo: venv stack-up
 # prints the ratios and writes docs/benchmarks.md. 5-9 minutes at the default scale.
 bench: venv stack-up
 	$(BIN)/python -m bench --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+# Catch-up with three workers on the cluster against one worker on the single-node stack, in
+# the same run (bench/cluster.py).
+bench-cluster: venv stack-up cluster-up
+	$(BIN)/python -m bench.cluster --scale $(BENCH_SCALE) $(BENCH_ARGS)

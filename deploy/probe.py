@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Readiness probes for deploy/stack, stdlib only (they run before any virtualenv exists).
+"""Readiness probes for deploy/stack and deploy/cluster, stdlib only (they run before any
+virtualenv exists).
 
 probe.py kafka HOST PORT                    -> exit 0 when the broker answers a Metadata request
 probe.py clickhouse HOST HTTP_PORT USER PW  -> exit 0 when ClickHouse answers SELECT 1
+probe.py clickhouse-zookeeper HOST HTTP_PORT USER PW
+                                            -> exit 0 when ClickHouse reads ZooKeeper's root
+probe.py zookeeper HOST PORT                -> exit 0 when ZooKeeper answers `ruok` with `imok`
 """
 
 from __future__ import annotations
@@ -69,13 +73,48 @@ def kafka(host: str, port: int) -> str:
         return f"metadata v{version}: {brokers} broker(s)"
 
 
-def clickhouse(host: str, port: int, user: str, password: str) -> str:
-    query = urllib.parse.urlencode({"query": "SELECT 1", "user": user, "password": password})
+def _clickhouse_query(host: str, port: int, user: str, password: str, sql: str) -> str:
+    query = urllib.parse.urlencode({"query": sql, "user": user, "password": password})
     with urllib.request.urlopen(f"http://{host}:{port}/?{query}", timeout=3) as resp:
-        text = resp.read().decode().strip()
+        return str(resp.read().decode().strip())
+
+
+def clickhouse(host: str, port: int, user: str, password: str) -> str:
+    text = _clickhouse_query(host, port, user, password, "SELECT 1")
     if text != "1":
         raise RuntimeError(f"unexpected answer {text!r}")
     return "SELECT 1 -> 1"
+
+
+def clickhouse_zookeeper(host: str, port: int, user: str, password: str) -> str:
+    # Fails (HTTP 500) while the server has no ZooKeeper session yet.
+    sql = "SELECT count() FROM system.zookeeper WHERE path = '/'"
+    text = _clickhouse_query(host, port, user, password, sql)
+    return f"system.zookeeper: {text} node(s) under /"
+
+
+def _four_letter_word(host: str, port: int, word: bytes) -> str:
+    with socket.create_connection((host, port), timeout=3) as sock:
+        sock.sendall(word)
+        buf = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its answer
+            buf += chunk
+    return buf.decode(errors="replace")
+
+
+def zookeeper(host: str, port: int) -> str:
+    # Four-letter words answer only when zoo.cfg's 4lw.commands.whitelist names them.
+    answer = _four_letter_word(host, port, b"ruok")
+    if answer != "imok":
+        raise RuntimeError(f"ruok -> {answer!r}")
+    fields = dict(
+        line.split(": ", 1)
+        for line in _four_letter_word(host, port, b"srvr").splitlines()
+        if ": " in line
+    )
+    mode = fields.get("Mode", "?")
+    version = fields.get("Zookeeper version", "?").split("-", 1)[0]
+    return f"imok, mode {mode}, version {version}"
 
 
 def main(argv: list[str]) -> int:
@@ -84,6 +123,10 @@ def main(argv: list[str]) -> int:
             print(kafka(argv[1], int(argv[2])))
         elif argv[:1] == ["clickhouse"] and len(argv) == 5:
             print(clickhouse(argv[1], int(argv[2]), argv[3], argv[4]))
+        elif argv[:1] == ["clickhouse-zookeeper"] and len(argv) == 5:
+            print(clickhouse_zookeeper(argv[1], int(argv[2]), argv[3], argv[4]))
+        elif argv[:1] == ["zookeeper"] and len(argv) == 3:
+            print(zookeeper(argv[1], int(argv[2])))
         else:
             print(__doc__, file=sys.stderr)
             return 2

@@ -13,8 +13,8 @@ for each node, so the SQL files stay the one source of the schema:
   whichever shard holds a row;
 - a materialized view reads and writes the `_local` tables: it fires on the replica that took
   the insert, and replication (which does not fire views) copies its output to the others;
-- ADD COLUMN goes to `T_local` (replicated by ZooKeeper to the shard's other replica) and, unless
-  the column is MATERIALIZED (computed on the shard), to the Distributed `T`;
+- ADD COLUMN goes to `T_local` (replicated by ZooKeeper to the shard's other replica) and to
+  the Distributed `T`, where a MATERIALIZED column becomes an ALIAS of the same expression;
 - views and DROP of views are created on every node unchanged.
 
 Writes must reach the shard before the insert returns (`insert_distributed_sync=1`: the
@@ -28,6 +28,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
 from projections.connection import ClickHouseTarget
 
@@ -111,11 +114,15 @@ def rewrite(statement: str, cluster: str, tables: set[str]) -> list[NodeStatemen
         if table not in tables:
             raise ClusterError(f"ADD COLUMN to {table}, which no migration creates")
         local = f"ALTER TABLE `{db}`.{table}{LOCAL} ADD COLUMN {column} {rest}"
-        out = [NodeStatement(local, table + LOCAL, column)]
-        if " MATERIALIZED " not in f" {rest} ":
-            distributed = f"ALTER TABLE `{db}`.{table} ADD COLUMN {column} {rest}"
-            out.append(NodeStatement(distributed, table, column))
-        return out
+        # A MATERIALIZED column is computed where the row is stored; the Distributed table
+        # has it as an ALIAS of the same expression, expanded in queries and never sent with
+        # an insert (the shard refuses values for a MATERIALIZED column).
+        rest_distributed = re.sub(r"\bMATERIALIZED\b", "ALIAS", rest, count=1)
+        distributed = f"ALTER TABLE `{db}`.{table} ADD COLUMN {column} {rest_distributed}"
+        return [
+            NodeStatement(local, table + LOCAL, column),
+            NodeStatement(distributed, table, column),
+        ]
     if MATERIALIZED_VIEW.match(statement):
         return [NodeStatement(_to_local(statement, tables))]
     return [NodeStatement(statement)]
@@ -146,3 +153,69 @@ def _to_local(statement: str, tables: set[str]) -> str:
         return f"{match[1]}{name}{LOCAL}" if name in tables else match[0]
 
     return re.sub(r"(`[^`]+`\.)(\w+)\b", local, statement)
+
+
+class ReplicasBehind(Exception):  # noqa: N818 - names the condition
+    """A replica of a shard has not fetched every part written to the other one yet."""
+
+
+SHARDS = """
+SELECT shard_num, shard_weight, host_name, port FROM system.clusters
+WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num
+"""
+REPLICATED = "SELECT table FROM system.replicas WHERE database = %(db)s ORDER BY table"
+SYNC_TIMEOUT_S = 10
+
+
+def shard_of(target: ClickHouseTarget, partition: int) -> list[ClickHouseTarget]:
+    """The replicas of the shard that holds `partition`'s rows: the Distributed tables place
+    a row by kafka_partition modulo the sum of the shards' weights, in shard order."""
+    rows = target.client(database=False).execute(SHARDS, {"cluster": target.cluster})
+    slots: list[int] = []
+    replicas: dict[int, list[ClickHouseTarget]] = {}
+    for shard, weight, host, port in rows:
+        if shard not in replicas:
+            slots += [int(shard)] * int(weight)
+            replicas[int(shard)] = []
+        replicas[int(shard)].append(replace(target, host=str(host), port=int(port)))
+    return replicas[slots[partition % len(slots)]]
+
+
+def sync_replicas(
+    target: ClickHouseTarget, partition: int, timeout_s: float = SYNC_TIMEOUT_S
+) -> None:
+    """Wait until every live replica of `partition`'s shard holds all parts written so far.
+
+    A Distributed read may go to either replica, and each table replicates on its own: a
+    replica could hold a new checkpoint before the counters it covers. Loading a partition's
+    state from there would count wrongly from then on, so a load waits for the replicas
+    (SYSTEM SYNC REPLICA). A replica that does not answer serves no reads and is skipped; one
+    that cannot finish (its missing part is on a replica that is down) raises ReplicasBehind,
+    which the worker retries."""
+    for node in shard_of(target, partition):
+        client = Client(
+            host=node.host,
+            port=node.port,
+            user=node.user,
+            password=node.password,
+            database="system",
+            connect_timeout=2,
+            send_receive_timeout=timeout_s,
+        )
+        try:
+            tables = client.execute(REPLICATED, {"db": node.database})
+        except (NetworkError, OSError, EOFError):
+            continue
+        try:
+            for (table,) in tables:
+                client.execute(f"SYSTEM SYNC REPLICA `{node.database}`.`{table}`")
+        except (SocketTimeoutError, ServerException, NetworkError, OSError, EOFError) as exc:
+            # A timeout (the driver raises the builtin TimeoutError), or the node lost on the
+            # way: retried, and a node that no longer answers is skipped then.
+            raise ReplicasBehind(
+                f"replica {node.host}:{node.port} of partition {partition}'s shard has not "
+                f"fetched every part within {timeout_s:g} s ({str(exc).splitlines()[0]}); "
+                "the part it misses may be on a replica that is down"
+            ) from None
+        finally:
+            client.disconnect()

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from clickhouse_driver import Client
 
+from projections.cluster import sync_replicas
 from projections.connection import ClickHouseTarget
 from projections.projection import (
     COUNTER_COLUMNS,
@@ -140,6 +141,8 @@ class StateStore:
         self._client = None
 
     def load(self, topic: str, partition: int) -> PartitionState:
+        if self._target.cluster:
+            sync_replicas(self._target, partition)  # every read below sees every write
         params: dict[str, object] = {"topic": topic, "partition": partition}
         state = PartitionState(topic, partition)
         written, checkpoint, messages, head, accepted = self.client.execute(CHECKPOINT, params)[0]

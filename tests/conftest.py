@@ -24,6 +24,14 @@ from streams.settings import (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cluster-faults",
+        action="store_true",
+        help="also run the fault scenarios on the local cluster (make cluster-faults)",
+    )
+
+
 @pytest.fixture(scope="session")
 def stack_settings() -> Settings:
     """The environment's settings, after checking the stack answers (fails, never skips)."""

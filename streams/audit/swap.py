@@ -21,6 +21,14 @@ from streams.worker.lag import running_workers
 def swap(settings: Settings, rebuilt: str) -> str:
     """Exchange the projection tables of the live database (settings') and `rebuilt`."""
     live = settings.clickhouse_database
+    if settings.clickhouse_cluster:
+        # A replicated table keeps the ZooKeeper path of the database it was made in: renamed
+        # into the other database, it would collide with the next replay made under that name.
+        raise ConfigError(
+            f"--swap is for one server; on the cluster {settings.clickhouse_cluster}, point "
+            f"FRONTLINE_CLICKHOUSE_DATABASE at the verified rebuild ({rebuilt}) instead and "
+            "restart the workers and the dashboard (docs/scaling.md)"
+        )
     if rebuilt == live:
         raise ConfigError(f"--rebuilt {rebuilt} is the live database; nothing to swap")
     members = running_workers(settings)

@@ -45,6 +45,7 @@ from events import (
     VolunteerCheckedOut,
     decode_at,
 )
+from projections.cluster import ReplicasBehind
 from projections.projection import (
     FlushRows,
     Outcome,
@@ -69,6 +70,7 @@ Rows = list[list[object]]
 # wrong data or code (TypeMismatchError, ...) and every other exception are bugs: they stop the
 # worker instead of being retried forever as "ClickHouse write failed".
 TRANSIENT = (
+    ReplicasBehind,
     ServerException,
     NetworkError,
     SocketTimeoutError,

@@ -122,11 +122,11 @@ def assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
         assert got_row == want_row
 
 
-def emit_campaign(
+def prepare_campaign(
     settings: Settings, tmp_path: Path, seed: int, scale: str = SCALE
-) -> dict[str, Any]:
-    """Simulate a campaign, migrate, create the topics and emit it; the simulator's expected
-    counts."""
+) -> tuple[Path, dict[str, Any]]:
+    """Simulate a campaign, migrate and create the topics; the events file and the
+    simulator's expected counts."""
     out, expect = tmp_path / "events.jsonl", tmp_path / "expected.json"
     sim = frontline(
         settings,
@@ -145,7 +145,16 @@ def emit_campaign(
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     ensure = frontline(settings, "topics", "ensure")
     assert ensure.returncode == 0, ensure.stdout + ensure.stderr
+    expected: dict[str, Any] = json.loads(expect.read_text())
+    return out, expected
+
+
+def emit_campaign(
+    settings: Settings, tmp_path: Path, seed: int, scale: str = SCALE
+) -> dict[str, Any]:
+    """Simulate a campaign, migrate, create the topics and emit it; the simulator's expected
+    counts."""
+    out, expected = prepare_campaign(settings, tmp_path, seed, scale)
     emit = frontline(settings, "emit", str(out), "--allow-rejects", "--quiet")
     assert emit.returncode == 0, emit.stdout + emit.stderr
-    expected: dict[str, Any] = json.loads(expect.read_text())
     return expected

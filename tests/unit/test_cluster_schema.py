@@ -66,11 +66,12 @@ def test_materialized_views_read_and_write_local_tables_only() -> None:
             ), f"{name} in {view[:80]}"
 
 
-def test_materialized_columns_are_added_to_the_local_table_only() -> None:
+def test_materialized_columns_are_aliases_on_the_distributed_table() -> None:
     tables = tables_of(_all())
     add = "ALTER TABLE `fl`.event_log ADD COLUMN presence_day Date MATERIALIZED day"
     assert [n.sql for n in rewrite(add, "c1", tables)] == [
-        "ALTER TABLE `fl`.event_log_local ADD COLUMN presence_day Date MATERIALIZED day"
+        "ALTER TABLE `fl`.event_log_local ADD COLUMN presence_day Date MATERIALIZED day",
+        "ALTER TABLE `fl`.event_log ADD COLUMN presence_day Date ALIAS day",
     ]
     default = "ALTER TABLE `fl`.checkpoints ADD COLUMN head String DEFAULT ''"
     out = rewrite(default, "c1", tables)

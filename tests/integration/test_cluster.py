@@ -1,0 +1,128 @@
+"""Frontline on a cluster (deploy/cluster): 3 Kafka brokers, 2 shards x 2 replicas of
+ClickHouse 18.16 with ZooKeeper, 3 workers. The smoke test that CI runs; the fault scenarios
+are in test_cluster_faults.py (`make cluster-faults`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from projections import migrate
+from projections.cluster import ReplicasBehind, nodes, shard_of, sync_replicas
+from projections.database import drop_database
+from streams import topic_admin
+from streams.settings import Settings
+from streams.worker.lag import running_workers
+from tests.integration.cluster_harness import (
+    cluster_settings,
+    running_cluster,
+    through,
+    wait_replicas_equal,
+)
+from tests.integration.harness import (
+    assert_counts_exact,
+    emit_campaign,
+    start_worker,
+    stop,
+    wait_caught_up,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster_env() -> Iterator[dict[str, str]]:
+    with running_cluster() as env:
+        yield env
+
+
+@pytest.fixture
+def on_cluster(cluster_env: dict[str, str]) -> Iterator[Settings]:
+    settings = cluster_settings(cluster_env)
+    drop_database(settings.clickhouse)
+    try:
+        yield settings
+    finally:
+        drop_database(settings.clickhouse)
+        topic_admin.delete_all(settings)
+
+
+def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
+    on_cluster: Settings, tmp_path: Path
+) -> None:
+    s = on_cluster
+    expected = emit_campaign(s, tmp_path, seed=5)
+
+    for topic in topic_admin.describe(s):
+        assert (topic.replication, topic.configs["min.insync.replicas"]) == (3, "2"), topic
+    servers = nodes(s.clickhouse)
+    assert len(servers) == 4
+    for node in servers:
+        engines = dict(
+            node.client().execute(
+                "SELECT name, engine FROM system.tables WHERE database = %(db)s",
+                {"db": s.clickhouse_database},
+            )
+        )
+        assert engines["event_log"] == "Distributed"
+        assert engines["event_log_local"] == "ReplicatedReplacingMergeTree"
+        assert engines["presence_from_event_log"] == "MaterializedView"
+        assert engines["totals"] == "View"
+
+    logs = [tmp_path / f"worker-{i}.log" for i in range(3)]
+    workers = [start_worker(s, log) for log in logs]
+    try:
+        wait_caught_up(s, workers, logs[0], timeout=240)
+        assert running_workers(s) == 3
+    finally:
+        for worker in workers:
+            stop(worker)
+
+    # The same exact figures whichever node a dashboard asks.
+    for node in servers:
+        assert_counts_exact(through(s, node), expected)
+    # Each shard holds a share of the events, both replicas of a shard the same rows.
+    counts = wait_replicas_equal(s, "event_log")
+    total = int(s.clickhouse.client().execute("SELECT count() FROM event_log")[0][0])
+    assert counts[0] > 0
+    assert counts[2] > 0
+    assert counts[0] + counts[2] == total
+    presence = wait_replicas_equal(s, "presence")
+    assert presence[0] > 0
+    assert presence[2] > 0
+
+
+def test_rows_of_a_partition_live_on_its_shard_and_a_load_waits_for_its_replicas(
+    on_cluster: Settings,
+) -> None:
+    s = on_cluster
+    migrate.apply(s.clickhouse)
+    insert = "INSERT INTO checkpoints (kafka_topic, kafka_partition, version, written_at_ms) VALUES"
+    s.clickhouse.client().execute(insert, [("t", p, 10, 0) for p in range(6)])
+    wait_replicas_equal(s, "checkpoints")
+    count = "SELECT count() FROM checkpoints_local WHERE kafka_partition = %(p)s"
+    for partition in range(6):
+        holders = [
+            (n.host, n.port)
+            for n in nodes(s.clickhouse)
+            if replace(n, cluster="").client().execute(count, {"p": partition})[0][0]
+        ]
+        assert holders == [(n.host, n.port) for n in shard_of(s.clickhouse, partition)]
+
+    first, second = (replace(n, cluster="") for n in shard_of(s.clickhouse, 0))
+    second.client().execute("SYSTEM STOP FETCHES checkpoints_local")
+    try:
+        first.client().execute(
+            "INSERT INTO checkpoints_local (kafka_topic, kafka_partition, version, written_at_ms) "
+            "VALUES",
+            [("t", 0, 20, 0)],
+        )
+        # The second replica cannot have the new checkpoint: a load must not read from it.
+        with pytest.raises(ReplicasBehind, match=f"{second.host}:{second.port}"):
+            sync_replicas(s.clickhouse, 0, timeout_s=2)
+    finally:
+        second.client().execute("SYSTEM START FETCHES checkpoints_local")
+    sync_replicas(s.clickhouse, 0)
+    newest = "SELECT max(version) FROM checkpoints_local WHERE kafka_partition = 0"
+    assert second.client().execute(newest)[0][0] == 20
