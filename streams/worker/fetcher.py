@@ -111,9 +111,14 @@ class BatchFetcher:
             return
         self._begins.update({(tp.topic, tp.partition): o for tp, o in starts.items()})
 
-    def bounds(self, tp: TP) -> tuple[int, int]:
-        """Kafka's log start and end (high watermark) of a partition, as last seen."""
-        end = self.consumer.highwater(TopicPartition(*tp))
+    def bounds(self, tp: TP) -> tuple[int, int] | None:
+        """Kafka's log start and end (high watermark) of a partition, as last seen; None once
+        the partition is no longer assigned here (it moved while its write was in flight: a
+        broker lost with the group coordinator reassigns without waiting for the revoke)."""
+        partition = TopicPartition(*tp)
+        if partition not in self.consumer.assignment():
+            return None
+        end = self.consumer.highwater(partition)
         return self._begins.get(tp, 0), 0 if end is None else int(end)
 
     def partition_count(self, topic: str) -> int:

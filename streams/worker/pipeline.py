@@ -454,7 +454,7 @@ class Pipeline:
     # How many partitions a topic has (the fetcher's metadata): where an event_id belongs.
     partitions: Callable[[str], int] = lambda topic: 1
     # Kafka's log start and end offsets of a partition, as last seen (for metrics).
-    bounds: Callable[[TP], tuple[int, int]] = lambda tp: (0, 0)
+    bounds: Callable[[TP], tuple[int, int] | None] = lambda tp: (0, 0)
     # {partition: last offset} once their rows and checkpoints are written (offset commits).
     on_written: Callable[[dict[TP, int]], Awaitable[None]] | None = None
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
@@ -495,6 +495,11 @@ class Pipeline:
         resolved = None
         if any(m.value and _VOID_MARK in m.value for m in messages):
             resolved = await self._look_up_voided(messages)
+        if any((m.topic, m.partition) not in self.states for m in messages):
+            # A rebalance revoked a partition (`forget`) while this batch awaited its loads:
+            # its new owner projects these messages from the checkpoint; if the partition
+            # comes back here, the consumer fetches them again from the committed offset.
+            messages = [m for m in messages if (m.topic, m.partition) in self.states]
         batch = project_batch(self.states, messages, self.partitions, resolved)
         self.metrics.count(batch.stats.by_outcome(), batch.codes)
         if batch.dead_letters:  # durable before any checkpoint moves past them
@@ -585,7 +590,10 @@ class Pipeline:
 
     async def _written(self, job: WriteJob) -> None:
         for rows in job.flushes:
-            begin, end = self.bounds((rows.topic, rows.partition))
+            bounds = self.bounds((rows.topic, rows.partition))
+            if bounds is None:  # no longer ours: its new owner reports its lag
+                continue
+            begin, end = bounds
             self.metrics.written(
                 rows.topic, rows.partition, rows.version, rows.messages, begin, end
             )

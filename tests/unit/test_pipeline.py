@@ -187,3 +187,56 @@ def test_drain_waits_for_the_writes_and_a_failure_releases_it() -> None:
         await asyncio.wait_for(stuck, 1)
 
     _run(run())
+
+
+def test_a_write_that_lands_after_its_partition_moved_away_is_not_an_error() -> None:
+    # Seen on the cluster (tests/integration/test_cluster_faults.py): a broker killed with the
+    # group coordinator moved a partition while its write was in flight, and reading its
+    # bounds for the lag metric stopped the worker.
+    store = MemoryStore()
+    committed: list[dict[tuple[str, int], int]] = []
+
+    async def commit(positions: dict[tuple[str, int], int]) -> None:
+        committed.append(positions)
+
+    async def run() -> None:
+        pipeline = Pipeline(store, MemorySink(), on_written=commit)
+        pipeline.bounds = lambda tp: None  # assigned elsewhere by the time the write returns
+        await pipeline.handle(1, _batch(0, 10), lambda: False)
+        await pipeline.settle()
+        assert pipeline.batches_done == 1
+
+    _run(run())
+    assert store.writes == [(10, 0, [("t", 0, 9)])]
+    assert committed == [{("t", 0): 9}]
+
+
+def test_a_partition_revoked_while_the_batch_loads_state_is_left_to_its_new_owner() -> None:
+    # Seen on the cluster (tests/integration/test_cluster_faults.py): a worker killed, the
+    # group rebalanced while a survivor was loading state for its batch; the revoke forgot a
+    # partition of that batch and projecting it raised KeyError, stopping the survivor too.
+    pipeline: Pipeline
+
+    @dataclass
+    class RevokingStore(MemoryStore):
+        def load(self, topic: str, partition: int) -> PartitionState:
+            if partition == 1:
+                pipeline.forget([("t", 0)])  # on_revoked, run while this load is awaited
+            return PartitionState(topic, partition)
+
+    store = RevokingStore()
+    mixed = _batch(0, 5) + [Message("t", 1, m.offset, m.timestamp, m.value) for m in _batch(0, 5)]
+
+    async def run() -> None:
+        nonlocal pipeline
+        pipeline = Pipeline(store, MemorySink())
+        await pipeline.handle(1, mixed, lambda: False)
+        await pipeline.settle()
+        assert pipeline.batches_done == 1
+
+    _run(run())
+    # Partition 0 is the new owner's to project from its checkpoint; partition 1's five
+    # messages are written (as uncounted: their ids route to partition 0 of a 1-partition topic).
+    assert [(logged + uncounted, flushes) for logged, uncounted, flushes in store.writes] == [
+        (5, [("t", 1, 4)])
+    ]
