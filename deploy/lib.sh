@@ -231,6 +231,9 @@ render_users() {
   for db in ${CH_DATABASES//,/ }; do allowed+="<database>$db</database>"; done
   local extra=()
   if [[ -n $default_extra ]]; then
+    # A setting may appear once in a profile (18.16 refuses load_balancing[1]): the cluster's
+    # load_balancing replaces the template's.
+    extra+=(-e '/<load_balancing>random<\/load_balancing>/d')
     extra+=(-e "s#^\( *\)<!-- @CLUSTER_DEFAULT_SETTINGS@ .*#\1$(sed_quote "$default_extra")#")
   else
     extra+=(-e '/<!-- @CLUSTER_DEFAULT_SETTINGS@ /d')

@@ -49,7 +49,11 @@ ADD_COLUMN = re.compile(
 MATERIALIZED_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW ")
 
 # What every node's session must have for the cluster schema to be exact (module docstring).
-REQUIRED_SETTINGS = {"insert_distributed_sync": "1", "distributed_product_mode": "global"}
+REQUIRED_SETTINGS = {
+    "insert_distributed_sync": "1",
+    "distributed_product_mode": "global",
+    "load_balancing": "in_order",
+}
 NODES = """
 SELECT host_name, port FROM system.clusters
 WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num
@@ -83,7 +87,7 @@ def nodes(target: ClickHouseTarget) -> list[ClickHouseTarget]:
             f"{target.host}:{target.port} has no such cluster in <remote_servers> "
             "(SELECT DISTINCT cluster FROM system.clusters lists those it has)"
         )
-    return [replace(target, host=str(host), port=int(port)) for host, port in rows]
+    return [replace(target, host=str(host), port=int(port), alt_hosts="") for host, port in rows]
 
 
 def check_settings(node: ClickHouseTarget) -> None:
@@ -177,7 +181,7 @@ def shard_of(target: ClickHouseTarget, partition: int) -> list[ClickHouseTarget]
         if shard not in replicas:
             slots += [int(shard)] * int(weight)
             replicas[int(shard)] = []
-        replicas[int(shard)].append(replace(target, host=str(host), port=int(port)))
+        replicas[int(shard)].append(replace(target, host=str(host), port=int(port), alt_hosts=""))
     return replicas[slots[partition % len(slots)]]
 
 

@@ -24,6 +24,9 @@ class ClickHouseTarget:
     # FRONTLINE_CLICKHOUSE_CLUSTER: the <remote_servers> cluster the schema spans ('' = one
     # server; projections/cluster.py).
     cluster: str = ""
+    # FRONTLINE_CLICKHOUSE_ALT_HOSTS: more servers (host:port,...) the client tries in turn
+    # when this one does not answer (the other replicas of a cluster).
+    alt_hosts: str = ""
 
     def __post_init__(self) -> None:
         if not DATABASE_NAME.match(self.database):
@@ -51,6 +54,7 @@ class ClickHouseTarget:
             connect_timeout=5,
             send_receive_timeout=60,
             settings=dict(settings),
+            **({"alt_hosts": self.alt_hosts} if self.alt_hosts else {}),
         )
 
     def ping(self) -> None:

@@ -41,6 +41,7 @@ ENV = {
     "clickhouse_url": "FRONTLINE_CLICKHOUSE_URL",
     "clickhouse_database": "FRONTLINE_CLICKHOUSE_DATABASE",
     "clickhouse_cluster": "FRONTLINE_CLICKHOUSE_CLUSTER",
+    "clickhouse_alt_hosts": "FRONTLINE_CLICKHOUSE_ALT_HOSTS",
     "dashboard_password": "FRONTLINE_DASHBOARD_PASSWORD",
     "topic_partitions": "FRONTLINE_TOPIC_PARTITIONS",
     "topic_replication": "FRONTLINE_TOPIC_REPLICATION",
@@ -120,6 +121,8 @@ class Settings(BaseSettings):
     # A ClickHouse cluster of <remote_servers> ('' = one server): migrations create Replicated
     # and Distributed tables across it (docs/scaling.md).
     clickhouse_cluster: str = ""
+    # Other servers (host:port,...) to try when FRONTLINE_CLICKHOUSE_URL's does not answer.
+    clickhouse_alt_hosts: str = ""
     dashboard_password: str = "dashboard-local"
     # Ingest (README, "Ingest").
     topic_partitions: Annotated[int, Field(ge=1, le=10_000)] = 6
@@ -195,6 +198,14 @@ class Settings(BaseSettings):
             raise ValueError("a <remote_servers> cluster name: letters, digits and _, or empty")
         return value
 
+    @field_validator("clickhouse_alt_hosts")
+    @classmethod
+    def _alt_hosts(cls, value: str) -> str:
+        for server in filter(None, (v.strip() for v in value.split(","))):
+            if not HOST_PORT.match(server):
+                raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9112)")
+        return value
+
     @model_validator(mode="after")
     def _insync(self) -> Settings:
         if self.topic_min_insync_replicas > self.topic_replication:
@@ -246,7 +257,7 @@ class Settings(BaseSettings):
     @property
     def clickhouse(self) -> ClickHouseTarget:
         target = _parse_clickhouse_url(self.clickhouse_url, self.clickhouse_database)
-        return replace(target, cluster=self.clickhouse_cluster)
+        return replace(target, cluster=self.clickhouse_cluster, alt_hosts=self.clickhouse_alt_hosts)
 
     @property
     def dashboard(self) -> ClickHouseTarget:
@@ -276,6 +287,7 @@ class Settings(BaseSettings):
             ENV["clickhouse_url"]: f"clickhouse://{ch.user}:***@{ch.host}:{ch.port}",
             ENV["clickhouse_database"]: self.clickhouse_database,
             ENV["clickhouse_cluster"]: self.clickhouse_cluster,
+            ENV["clickhouse_alt_hosts"]: self.clickhouse_alt_hosts,
             ENV["topic_partitions"]: str(self.topic_partitions),
             ENV["topic_replication"]: str(self.topic_replication),
             ENV["topic_min_insync_replicas"]: str(self.min_insync_replicas),

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from projections import queries
 from projections.cluster import nodes
 from projections.database import drop_database
 from streams import topic_admin
@@ -131,34 +132,40 @@ def test_a_replica_of_each_shard_killed_during_writes(on_cluster: Settings, tmp_
         started = time.monotonic()
         emit = _emit(s, events)
         wait_until_progress(s, _lines(events) // 10)
-        # s1r1 is where the workers enter the cluster; the other replica of each shard goes.
-        _node("kill", "s1r2")
+        # s1r1: the workers' entry node and the replica shard 1 writes to (in_order); they go
+        # on through FRONTLINE_CLICKHOUSE_ALT_HOSTS and s1r2. s2r2: shard 2's second replica.
+        _node("kill", "s1r1")
         _node("kill", "s2r2")
         killed_at = time.monotonic() - started
         out, _ = emit.communicate(timeout=600)
         assert emit.returncode == 0, out
         wait_caught_up(s, workers, tmp_path / "worker-0.log", timeout=600)
         caught_up_at = time.monotonic() - started
-        # Queries go on through the replicas left.
-        assert_counts_exact(s, expected)
-        back_s = _node("start", "s1r2") + _node("start", "s2r2")
+        # Queries go on through the replicas left. What s1r1 acknowledged in the moment before
+        # it died and s1r2 had not fetched yet is missing until s1r1 is back (docs/scaling.md).
+        totals = queries.run(s.dashboard, "totals")
+        got = dict(zip(totals.columns, totals.rows[0], strict=True))
+        short = {k: v - got[k] for k, v in expected["totals"].items() if got[k] != v}
+        back_s = _node("start", "s1r1") + _node("start", "s2r2")
         synced_from = time.monotonic()
         counts = wait_replicas_equal(s, "event_log", timeout=300)
         synced_s = time.monotonic() - synced_from
-        wait_replicas_equal(s, "counters", timeout=300)
-        # The restarted replicas caught up: the figures asked of them are exact too.
-        for node in nodes(s.clickhouse)[1::2]:
+        for table in ("counters", "shifts", "checkpoints", "presence"):
+            wait_replicas_equal(s, table, timeout=300)
+        # Every replica back and synced: exact whichever node a dashboard asks.
+        for node in nodes(s.clickhouse):
             assert_counts_exact(through(s, node), expected)
     finally:
         for worker in workers:
             stop(worker)
-        cluster("start", "s1r2")
+        cluster("start", "s1r1")
         cluster("start", "s2r2")
     _report(
-        "ClickHouse replicas s1r2 and s2r2 killed during writes",
+        "ClickHouse s1r1 (entry node, shard 1's writer) and s2r2 killed during writes",
         events=_lines(events),
         killed_at_s=round(killed_at, 1),
         caught_up_s=round(caught_up_at, 1),
+        short_while_down=short or "none",
         replicas_back_s=round(back_s, 1),
         replicas_synced_s=round(synced_s, 1),
         event_log_rows_per_node=counts,
