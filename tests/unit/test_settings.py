@@ -37,6 +37,22 @@ def test_environment_overrides() -> None:
     )
 
 
+def test_cluster_settings_reach_the_clickhouse_target_and_topics() -> None:
+    s = Settings.from_env(
+        {
+            "FRONTLINE_CLICKHOUSE_CLUSTER": "frontline",
+            "FRONTLINE_CLICKHOUSE_ALT_HOSTS": "127.0.0.1:9112,127.0.0.1:9113",
+            "FRONTLINE_TOPIC_REPLICATION": "3",
+        }
+    )
+    assert (s.clickhouse.cluster, s.clickhouse.alt_hosts) == ("frontline", s.clickhouse_alt_hosts)
+    assert s.dashboard.cluster == "frontline"
+    assert s.min_insync_replicas == 2  # derived: one broker of three may be down
+    assert Settings.from_env({}).min_insync_replicas == 1
+    explicit = {"FRONTLINE_TOPIC_REPLICATION": "3", "FRONTLINE_TOPIC_MIN_INSYNC_REPLICAS": "3"}
+    assert Settings.from_env(explicit).min_insync_replicas == 3
+
+
 @pytest.mark.parametrize(
     ("var", "value"),
     [
@@ -46,6 +62,9 @@ def test_environment_overrides() -> None:
         ("FRONTLINE_CLICKHOUSE_URL", "clickhouse://u:p@h:notaport"),
         ("FRONTLINE_CLICKHOUSE_URL", "clickhouse://u:p@h:9000/db"),
         ("FRONTLINE_CLICKHOUSE_DATABASE", "drop table; --"),
+        ("FRONTLINE_CLICKHOUSE_CLUSTER", "two words"),
+        ("FRONTLINE_CLICKHOUSE_ALT_HOSTS", "h1:9112,nowhere"),
+        ("FRONTLINE_TOPIC_MIN_INSYNC_REPLICAS", "2"),  # more than the 1 replica
     ],
 )
 def test_bad_value_names_the_variable(var: str, value: str) -> None:
