@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from projections.cluster import REQUIRED_SETTINGS
 from streams.settings import ENV, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +131,53 @@ def test_the_layout_keeps_its_import_rules() -> None:
         for path in (ROOT / folder).rglob("*.py"):
             for module in imports(path):
                 assert not module.startswith(forbidden), f"{path} imports {module}"
+
+
+CLUSTER_DIR = DEPLOY / "clickhouse" / "docker" / "cluster"
+
+
+def _cluster_compose() -> dict[str, Any]:
+    data = yaml.safe_load((DEPLOY / "docker-compose.cluster.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_cluster_variant_agrees_with_the_local_cluster_and_the_settings() -> None:
+    services = _cluster_compose()["services"]
+    version = _stack_kafka_version()
+    brokers = [services[f"kafka-{i}"] for i in (1, 2, 3)]
+    assert all(b["image"] == f"apache/kafka:{version}" for b in brokers)
+    worker = services["worker"]
+    assert worker["deploy"]["replicas"] == 3
+    env = {k: _substitute_defaults(str(v)) for k, v in worker["environment"].items()}
+    assert set(env) <= set(ENV.values()), "compose sets a variable Settings does not read"
+    s = Settings.from_env(env)
+    assert s.bootstrap_servers == ["kafka-1:19092", "kafka-2:19092", "kafka-3:19092"]
+    assert (s.topic_replication, s.min_insync_replicas) == (3, 2)
+    assert s.clickhouse.cluster == "frontline"
+    servers = ["ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"]
+    entry = s.clickhouse.host
+    assert sorted([entry, *(h.split(":")[0] for h in s.clickhouse_alt_hosts.split(","))]) == servers
+
+    config = ET.parse(CLUSTER_DIR / "cluster.xml").getroot()
+    shards = config.findall(f"remote_servers/{s.clickhouse_cluster}/shard")
+    assert [[r.findtext("host") for r in shard.findall("replica")] for shard in shards] == [
+        servers[:2],
+        servers[2:],
+    ]
+    assert all(shard.findtext("internal_replication") == "true" for shard in shards)
+    for node in servers:
+        macros = ET.parse(CLUSTER_DIR / f"node-{node.removeprefix('ch-')}.xml").getroot()
+        assert macros.findtext("macros/replica") == node.removeprefix("ch-")
+        assert macros.findtext("macros/shard") == ("01" if "s1" in node else "02")
+        assert any("frontline-cluster-profiles.xml" in v for v in services[node]["volumes"])
+
+
+def test_the_cluster_profiles_hold_what_migrate_requires() -> None:
+    profiles = ET.parse(CLUSTER_DIR / "frontline-cluster-profiles.xml").getroot()
+    local = (DEPLOY / "cluster").read_text()
+    for name, value in REQUIRED_SETTINGS.items():
+        assert profiles.findtext(f"profiles/default/{name}") == value, name
+        assert f"<{name}>{value}</{name}>" in local, f"deploy/cluster does not set {name}"
+    for name in ("distributed_product_mode", "load_balancing"):  # the dashboard's queries
+        assert profiles.findtext(f"profiles/dashboard/{name}") == REQUIRED_SETTINGS[name]
