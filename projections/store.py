@@ -102,6 +102,16 @@ FROM shifts
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version <= %(version)s
 GROUP BY shift_id
 """
+# State rows past the checkpoint: a write cut short between its inserts (a crash before the
+# checkpoint). ReplacingMergeTree may then have merged away the older versions of their keys,
+# the very rows a load at the checkpoint needs (see `written_past`).
+WRITTEN_PAST = """
+SELECT
+    (SELECT count() FROM counters
+     WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version > %(version)s)
+  + (SELECT count() FROM shifts
+     WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND version > %(version)s)
+"""
 
 
 def _insert(
@@ -187,6 +197,14 @@ class StateStore:
         offset `before`."""
         params = {"topic": topic, "partition": partition, "shift_id": shift_id, "before": before}
         return [int(o) for (o,) in self.client.execute(SHIFT_OFFSETS, params)]
+
+    def written_past(self, topic: str, partition: int, checkpoint: int) -> bool:
+        """Whether counters or shifts hold rows of the partition past its checkpoint: a write
+        was cut short after its state rows and before its checkpoint. A merge keeps only the
+        newest version of a key, so the state at the checkpoint may be gone for those keys:
+        `load` cannot be trusted, the partition's state is rebuilt from Kafka instead."""
+        params = {"topic": topic, "partition": partition, "version": checkpoint}
+        return int(self.client.execute(WRITTEN_PAST, params)[0][0]) > 0
 
     def checkpoints(self) -> dict[tuple[str, int], int]:
         """Last offset covered per (topic, partition), over all partitions."""

@@ -23,7 +23,7 @@ import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -97,6 +97,10 @@ class BatchLostError(Exception):
     """A fetched batch never reached the projection; the worker stops rather than skip it."""
 
 
+class RebuildMismatchError(Exception):
+    """A partition projected again from Kafka does not end where its checkpoint says."""
+
+
 class PositionGapError(Exception):
     """Kafka delivered a partition from further on than ClickHouse's checkpoint: counting on
     would silently skip events, so the worker stops and says why."""
@@ -113,6 +117,7 @@ class Store(Protocol):
     @property
     def database(self) -> str: ...
     def load(self, topic: str, partition: int) -> PartitionState: ...
+    def written_past(self, topic: str, partition: int, checkpoint: int) -> bool: ...
     def write(
         self,
         log_rows: Rows,
@@ -134,6 +139,10 @@ class MessageReader(Protocol):
     offset, Kafka its content)."""
 
     async def read(self, topic: str, partition: int, offset: int) -> Record: ...
+
+    def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
+        """The partition's messages up to offset `last`, in batches, in order."""
+        ...
 
 
 class DeadLetterSink(Protocol):
@@ -499,7 +508,13 @@ class Pipeline:
             # A rebalance revoked a partition (`forget`) while this batch awaited its loads:
             # its new owner projects these messages from the checkpoint; if the partition
             # comes back here, the consumer fetches them again from the committed offset.
-            messages = [m for m in messages if (m.topic, m.partition) in self.states]
+            kept = [m for m in messages if (m.topic, m.partition) in self.states]
+            log.info(
+                "batch %d: %d message(s) of revoked partitions left to their new owner",
+                seq,
+                len(messages) - len(kept),
+            )
+            messages = kept
         batch = project_batch(self.states, messages, self.partitions, resolved)
         self.metrics.count(batch.stats.by_outcome(), batch.codes)
         if batch.dead_letters:  # durable before any checkpoint moves past them
@@ -621,6 +636,11 @@ class Pipeline:
                 f"load of {topic}[{partition}]",
                 lambda t=topic, p=partition: store.load(t, p),  # type: ignore[misc]
             )
+            if state.checkpoint >= 0 and await self.writer.run(
+                f"check of {topic}[{partition}]",
+                lambda s=state: store.written_past(s.topic, s.partition, s.checkpoint),  # type: ignore[misc]
+            ):
+                state = await self._rebuild(state)
             if first > state.applied + 1:
                 raise PositionGapError(
                     f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
@@ -631,6 +651,47 @@ class Pipeline:
                 )
             state.partitions = self.partitions(topic)
             self.states[(topic, partition)] = state
+
+    async def _rebuild(self, loaded: PartitionState) -> PartitionState:
+        """The partition's state at its checkpoint, projected again from Kafka: a write was
+        cut short after its state rows and before its checkpoint (a crash between inserts),
+        and merges may have dropped the older versions a load at the checkpoint reads
+        (`StateStore.written_past`). Rare and bounded by the partition's history; the rows
+        past the checkpoint are true states too, so nothing written needs undoing."""
+        topic, partition, upto = loaded.topic, loaded.partition, loaded.checkpoint
+        if self.reader is None:
+            raise RuntimeError("a rebuild reads Kafka: the pipeline has no reader")
+        log.warning(
+            "%s[%d]: a write past checkpoint %d was cut short; rebuilding the partition's "
+            "state from Kafka (offsets up to %d) instead of loading it",
+            topic,
+            partition,
+            upto,
+            upto,
+        )
+        fresh = PartitionState(topic, partition, only_org=loaded.only_org)
+        fresh.partitions = self.partitions(topic)
+        states = {(topic, partition): fresh}
+        async for chunk in self.reader.history(topic, partition, upto):
+            resolved = None
+            if any(m.value and _VOID_MARK in m.value for m in chunk):
+                resolved = await self._look_up_voided(chunk)
+            project_batch(states, chunk, self.partitions, resolved)
+        if (fresh.applied, fresh.messages, fresh.accepted) != (
+            upto,
+            loaded.messages,
+            loaded.accepted,
+        ) or (loaded.accepted and fresh.chain != loaded.chain):
+            raise RebuildMismatchError(
+                f"{topic}[{partition}]: projected again up to {upto}, the state differs from "
+                f"its checkpoint (offset {fresh.applied}, {fresh.messages} messages, "
+                f"{fresh.accepted} accepted, against {loaded.messages} and {loaded.accepted}); "
+                "run `frontline verify`"
+            )
+        fresh.checkpoint = upto
+        fresh.counters.clear_changed()
+        fresh.dirty_shifts.clear()
+        return fresh
 
     def _check_partition_counts(self, messages: Sequence[Record]) -> None:
         for topic in {m.topic for m in messages}:

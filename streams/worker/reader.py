@@ -4,6 +4,7 @@ from event_log). Voids are rare, so each read has a short-lived consumer outside
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -49,3 +50,33 @@ class KafkaMessageReader:
             raise MessageGoneError(f"{topic}[{partition}] offset {offset} is not in Kafka")
         finally:
             await consumer.stop()
+
+    def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
+        """A partition's messages up to `last`, in batches (`read_range`)."""
+        return read_range(self._settings, topic, partition, last)
+
+
+async def read_range(
+    settings: Settings, topic: str, partition: int, last: int, batch_max: int = 5_000
+) -> AsyncIterator[list[Record]]:
+    """A partition's messages from its first to `last` (included), in batches, in order. A
+    consumer of its own outside any group, as for `KafkaMessageReader.read`."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **aiokafka_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        while await consumer.position(tp) <= last:
+            got = await consumer.getmany(tp, timeout_ms=2000, max_records=batch_max)
+            batch = [r for r in got.get(tp, []) if r.offset <= last]
+            if batch:
+                yield batch
+    finally:
+        await consumer.stop()

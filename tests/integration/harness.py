@@ -107,7 +107,9 @@ def assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
     totals = queries.run(settings.dashboard, "totals")
     assert len(totals.rows) == 1
     got = dict(zip(totals.columns, totals.rows[0], strict=True))
-    assert got == expected["totals"]
+    assert got == expected["totals"], {
+        k: (got[k], v) for k, v in expected["totals"].items() if got[k] != v
+    }
     daily = queries.run(settings.dashboard, "daily_by_org")
     got_daily = [
         {
@@ -119,7 +121,8 @@ def assert_counts_exact(settings: Settings, expected: dict[str, Any]) -> None:
     want_daily = sorted(expected["daily_by_org"], key=lambda r: (r["day"], r["org_id"]))
     assert len(got_daily) == len(want_daily)
     for got_row, want_row in zip(got_daily, want_daily, strict=True):
-        assert got_row == want_row
+        differ = {k: (got_row.get(k), v) for k, v in want_row.items() if got_row.get(k) != v}
+        assert not differ, f"daily_by_org {want_row['day']} {want_row['org_id']}: {differ}"
 
 
 def prepare_campaign(

@@ -35,6 +35,9 @@ class MemoryStore:
     def load(self, topic: str, partition: int) -> PartitionState:
         return PartitionState(topic, partition)
 
+    def written_past(self, topic: str, partition: int, checkpoint: int) -> bool:
+        return False
+
     def write(
         self,
         log_rows: list[list[object]],

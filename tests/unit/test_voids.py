@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from projections.projection import (
     Message,
     Outcome,
     PartitionState,
+    Record,
     UnresolvedVoidError,
     project,
 )
@@ -141,6 +143,9 @@ class MemoryReader:
 
     async def read(self, topic: str, partition: int, offset: int) -> Message:
         return self.messages[offset]
+
+    async def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
+        yield [m for o, m in sorted(self.messages.items()) if o <= last]
 
 
 def test_the_pipeline_finds_a_voided_event_before_or_within_the_batch() -> None:
