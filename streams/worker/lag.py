@@ -12,6 +12,7 @@ from kafka.structs import OffsetAndMetadata
 from projections.store import StateStore
 from streams.kafka_security import kafka_python_options
 from streams.settings import Settings, check_kafka_reachable
+from streams.startup import retrying
 from streams.topics import events_topic, worker_group
 
 
@@ -60,11 +61,15 @@ def partition_lag(settings: Settings) -> list[PartitionLag]:
         tps = _event_partitions(consumer, settings)
         ends = consumer.end_offsets(tps)
         begins = consumer.beginning_offsets(tps)
-        committed = {
-            (tp.topic, tp.partition): meta.offset
+        # A new cluster creates its offsets topic on the first group request: "coordinator not
+        # available" until then, retried like the start-up steps.
+        offsets = retrying(
+            "reading the group's offsets",
             # kafka-python 3.x: list_group_offsets (2.x called it list_consumer_group_offsets)
-            for tp, meta in admin.list_group_offsets({group: None}).get(group, {}).items()
-        }
+            lambda: admin.list_group_offsets({group: None}).get(group, {}),
+            settings.startup_timeout,
+        )
+        committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
     finally:
         consumer.close()
         admin.close()
