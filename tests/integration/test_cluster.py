@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from projections import migrate
+from projections import migrate, queries
 from projections.cluster import ReplicasBehind, nodes, shard_of, sync_replicas
 from projections.database import drop_database
 from streams import topic_admin
@@ -25,6 +25,7 @@ from tests.integration.cluster_harness import (
 from tests.integration.harness import (
     assert_counts_exact,
     emit_campaign,
+    frontline,
     start_worker,
     stop,
     wait_caught_up,
@@ -91,6 +92,44 @@ def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
     presence = wait_replicas_equal(s, "presence")
     assert presence[0] > 0
     assert presence[2] > 0
+
+
+def test_the_auditors_commands_work_unchanged_on_the_cluster(
+    on_cluster: Settings, tmp_path: Path
+) -> None:
+    s = on_cluster
+    expected = emit_campaign(s, tmp_path, seed=6)
+    log = tmp_path / "worker.log"
+    worker = start_worker(s, log)
+    try:
+        wait_caught_up(s, [worker], log, timeout=240)
+    finally:
+        stop(worker)
+    into = s.clickhouse_database + "_replay"
+    rebuilt = s.model_copy(update={"clickhouse_database": into})
+    drop_database(rebuilt.clickhouse)
+    try:
+        done = frontline(s, "replay", "--into", into, "--quiet")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert_counts_exact(rebuilt, expected)
+        equal = frontline(s, "audit", "--rebuilt", into)
+        assert equal.returncode == 0, equal.stdout + equal.stderr
+        assert "every table and view equal" in equal.stdout
+        swap = frontline(s, "audit", "--rebuilt", into, "--swap")
+        assert swap.returncode == 2, swap.stdout + swap.stderr
+        assert "on the cluster frontline" in swap.stderr
+    finally:
+        drop_database(rebuilt.clickhouse)
+    verified = frontline(s, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    daily = queries.run(s.dashboard, "daily_by_org")
+    cell = dict(zip(daily.columns, daily.rows[0], strict=True))
+    org, day = str(cell["org_id"]), str(cell["day"])
+    traced = frontline(s, "trace", "--org", org, "--day", day, "--metric", "sampling_assists")
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    assert "= daily_by_org's sampling_assists" in traced.stdout
+    query = frontline(s, "query", "totals")
+    assert query.returncode == 0, query.stdout + query.stderr
 
 
 def test_rows_of_a_partition_live_on_its_shard_and_a_load_waits_for_its_replicas(
