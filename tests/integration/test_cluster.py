@@ -4,6 +4,7 @@ are in test_cluster_faults.py (`make cluster-faults`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.integration.cluster_harness import (
     through,
     wait_replicas_equal,
 )
+from tests.integration.dashboard_server import dashboard
 from tests.integration.harness import (
     assert_counts_exact,
     emit_campaign,
@@ -94,7 +96,7 @@ def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
     assert presence[2] > 0
 
 
-def test_the_auditors_commands_work_unchanged_on_the_cluster(
+def test_the_auditors_commands_and_the_dashboard_work_unchanged_on_the_cluster(
     on_cluster: Settings, tmp_path: Path
 ) -> None:
     s = on_cluster
@@ -130,6 +132,9 @@ def test_the_auditors_commands_work_unchanged_on_the_cluster(
     assert "= daily_by_org's sampling_assists" in traced.stdout
     query = frontline(s, "query", "totals")
     assert query.returncode == 0, query.stdout + query.stderr
+    with dashboard(s, tmp_path) as (_, status, _, body):
+        assert status == 200
+        assert json.loads(body) == [expected["totals"]]
 
 
 def test_rows_of_a_partition_live_on_its_shard_and_a_load_waits_for_its_replicas(
