@@ -421,8 +421,17 @@ def _event_of(record: Record) -> Event | None:
     return event
 
 
+def _may_void(m: Record) -> bool:
+    """A cheap test on the raw bytes before any decoding: voids are rare."""
+    return bool(m.value and _VOID_MARK in m.value)
+
+
+def _has_voids(messages: Sequence[Record]) -> bool:
+    return any(_may_void(m) for m in messages)
+
+
 def _void_in(m: Record) -> EventVoided | None:
-    if not (m.value and _VOID_MARK in m.value):
+    if not _may_void(m):
         return None
     event = _event_of(m)
     return event if isinstance(event, EventVoided) else None
@@ -502,7 +511,7 @@ class Pipeline:
         await self._load_new(messages)
         self._check_partition_counts(messages)
         resolved = None
-        if any(m.value and _VOID_MARK in m.value for m in messages):
+        if _has_voids(messages):
             resolved = await self._look_up_voided(messages)
         if any((m.topic, m.partition) not in self.states for m in messages):
             # A rebalance revoked a partition (`forget`) while this batch awaited its loads:
@@ -674,7 +683,7 @@ class Pipeline:
         states = {(topic, partition): fresh}
         async for chunk in self.reader.history(topic, partition, upto):
             resolved = None
-            if any(m.value and _VOID_MARK in m.value for m in chunk):
+            if _has_voids(chunk):
                 resolved = await self._look_up_voided(chunk)
             project_batch(states, chunk, self.partitions, resolved)
         if (fresh.applied, fresh.messages, fresh.accepted) != (

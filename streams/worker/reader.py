@@ -17,19 +17,24 @@ class MessageGoneError(Exception):
     """A counted event's message is no longer in Kafka (retention, a rewritten topic)."""
 
 
+def _consumer(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside any group, for reads by coordinates."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **aiokafka_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+
+
 class KafkaMessageReader:
     def __init__(self, settings: Settings, timeout_s: float = 30.0) -> None:
         self._settings = settings
         self._timeout_s = timeout_s
 
     async def read(self, topic: str, partition: int, offset: int) -> Record:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._settings.bootstrap_servers,
-            **aiokafka_options(self._settings),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        consumer = _consumer(self._settings)
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
@@ -61,13 +66,7 @@ async def read_range(
 ) -> AsyncIterator[list[Record]]:
     """A partition's messages from its first to `last` (included), in batches, in order. A
     consumer of its own outside any group, as for `KafkaMessageReader.read`."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        **aiokafka_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = _consumer(settings)
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
