@@ -54,8 +54,8 @@ REQUIRED_SETTINGS = {
     "distributed_product_mode": "global",
     "load_balancing": "in_order",
 }
-NODES = """
-SELECT host_name, port FROM system.clusters
+SHARDS = """
+SELECT shard_num, shard_weight, host_name, port FROM system.clusters
 WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num
 """
 SETTINGS = "SELECT name, value FROM system.settings WHERE name IN %(names)s"
@@ -80,14 +80,22 @@ def nodes(target: ClickHouseTarget) -> list[ClickHouseTarget]:
     no cluster is configured."""
     if not target.cluster:
         return [target]
-    rows = target.client(database=False).execute(NODES, {"cluster": target.cluster})
+    return [node for _, _, node in _servers(target)]
+
+
+def _servers(target: ClickHouseTarget) -> list[tuple[int, int, ClickHouseTarget]]:
+    """(shard, its weight, server) for every server of the cluster, shard by shard."""
+    rows = target.client(database=False).execute(SHARDS, {"cluster": target.cluster})
     if not rows:
         raise ClusterError(
             f"FRONTLINE_CLICKHOUSE_CLUSTER={target.cluster!r}: the server at "
             f"{target.host}:{target.port} has no such cluster in <remote_servers> "
             "(SELECT DISTINCT cluster FROM system.clusters lists those it has)"
         )
-    return [replace(target, host=str(host), port=int(port), alt_hosts="") for host, port in rows]
+    return [
+        (int(shard), int(weight), replace(target, host=str(host), port=int(port), alt_hosts=""))
+        for shard, weight, host, port in rows
+    ]
 
 
 def check_settings(node: ClickHouseTarget) -> None:
@@ -163,10 +171,6 @@ class ReplicasBehind(Exception):  # noqa: N818 - names the condition
     """A replica of a shard has not fetched every part written to the other one yet."""
 
 
-SHARDS = """
-SELECT shard_num, shard_weight, host_name, port FROM system.clusters
-WHERE cluster = %(cluster)s ORDER BY shard_num, replica_num
-"""
 REPLICATED = "SELECT table FROM system.replicas WHERE database = %(db)s ORDER BY table"
 SYNC_TIMEOUT_S = 10
 
@@ -174,14 +178,13 @@ SYNC_TIMEOUT_S = 10
 def shard_of(target: ClickHouseTarget, partition: int) -> list[ClickHouseTarget]:
     """The replicas of the shard that holds `partition`'s rows: the Distributed tables place
     a row by kafka_partition modulo the sum of the shards' weights, in shard order."""
-    rows = target.client(database=False).execute(SHARDS, {"cluster": target.cluster})
     slots: list[int] = []
     replicas: dict[int, list[ClickHouseTarget]] = {}
-    for shard, weight, host, port in rows:
+    for shard, weight, node in _servers(target):
         if shard not in replicas:
-            slots += [int(shard)] * int(weight)
-            replicas[int(shard)] = []
-        replicas[int(shard)].append(replace(target, host=str(host), port=int(port), alt_hosts=""))
+            slots += [shard] * weight
+            replicas[shard] = []
+        replicas[shard].append(node)
     return replicas[slots[partition % len(slots)]]
 
 
