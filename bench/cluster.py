@@ -29,10 +29,18 @@ DATABASE = "_t7"  # stack-allowed name on both the single stack and the cluster
 
 
 def cluster_env() -> dict[str, str]:
+    """The variables `deploy/cluster env` gives Frontline (the cluster must be up)."""
     out = subprocess.run(
         [str(ROOT / "deploy" / "cluster"), "env"], capture_output=True, text=True, check=True
     ).stdout
     return {m[1]: m[2] for line in out.splitlines() if (m := EXPORT.match(line))}
+
+
+def cluster_settings(env: dict[str, str], **variables: str) -> Settings:
+    """Settings for the cluster: `env` (cluster_env) over this process's environment without
+    its FRONTLINE_* variables (they would point at the single stack), then `variables`."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("FRONTLINE_")}
+    return Settings.from_env({**plain, **env, **variables})
 
 
 def cluster_pids() -> dict[str, int]:
@@ -63,8 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     single_base = single_base.model_copy(
         update={"clickhouse_database": single_base.clickhouse_database + DATABASE}
     )
-    plain = {k: v for k, v in os.environ.items() if not k.startswith("FRONTLINE_")}
-    cluster_base = Settings.from_env({**plain, **cluster_env()})
+    cluster_base = cluster_settings(cluster_env())
     cluster_base = cluster_base.model_copy(
         update={"clickhouse_database": cluster_base.clickhouse_database + DATABASE}
     )

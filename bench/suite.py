@@ -161,7 +161,8 @@ def wait_for(
             sys.exit(f"not done after {limit_s:.0f} s; the log {log}:\n{log.read_text()[-3000:]}")
         for p in procs:
             if p.poll() is not None:
-                sys.exit(f"a process exited ({p.args}); its log {log}:\n{log.read_text()[-3000:]}")
+                tail = log.read_text()[-3000:]
+                sys.exit(f"a process exited ({p.args!r}); its log {log}:\n{tail}")
         time.sleep(0.2)
 
 
@@ -266,7 +267,7 @@ def run_peer(
         got = p.totals()
     drop_database(ps.clickhouse)
     errors = {
-        name: None if got.get(name) is None else _relative(got[name], expected[name])
+        name: None if (value := got.get(name)) is None else _relative(value, expected[name])
         for name in columns.PUBLIC
     }
     phase = Phase(messages, seconds, usage, note=json.dumps(errors))

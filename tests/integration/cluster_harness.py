@@ -3,8 +3,6 @@ stopped afterwards only if the test started it."""
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import time
 import uuid
@@ -12,13 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+from bench.cluster import cluster_env, cluster_settings
 from projections.cluster import nodes
 from projections.connection import ClickHouseTarget
+from projections.database import drop_database
+from streams import topic_admin
 from streams.settings import Settings
 from tests.integration.harness import ROOT
 
 CLUSTER = ROOT / "deploy" / "cluster"
-EXPORT = re.compile(r"^export (FRONTLINE_[A-Z_]+)=(.*)$")
 DATABASE = "frontline_t0"  # the cluster's own servers: no other test uses them
 
 
@@ -35,28 +35,29 @@ def running_cluster() -> Iterator[dict[str, str]]:
     was_up = cluster("status").returncode == 0
     up = cluster("up")
     assert up.returncode == 0, up.stdout + up.stderr
-    env = cluster("env")
-    assert env.returncode == 0, env.stderr
-    found = {m[1]: m[2] for line in env.stdout.splitlines() if (m := EXPORT.match(line))}
     try:
-        yield found
+        yield cluster_env()
     finally:
         if not was_up:
             down = cluster("down")
             assert down.returncode == 0, down.stdout + down.stderr
 
 
-def cluster_settings(env: dict[str, str]) -> Settings:
-    """Settings for the cluster with a topic prefix of the test's own."""
-    plain = {k: v for k, v in os.environ.items() if not k.startswith("FRONTLINE_")}
-    return Settings.from_env(
-        {
-            **plain,
-            **env,
-            "FRONTLINE_TOPIC_PREFIX": f"test.{uuid.uuid4().hex[:10]}.",
-            "FRONTLINE_CLICKHOUSE_DATABASE": DATABASE,
-        }
+@contextmanager
+def cluster_deployment(env: dict[str, str]) -> Iterator[Settings]:
+    """Settings for the cluster with a topic prefix of the test's own and a fresh database,
+    both removed afterwards."""
+    settings = cluster_settings(
+        env,
+        FRONTLINE_TOPIC_PREFIX=f"test.{uuid.uuid4().hex[:10]}.",
+        FRONTLINE_CLICKHOUSE_DATABASE=DATABASE,
     )
+    drop_database(settings.clickhouse)
+    try:
+        yield settings
+    finally:
+        drop_database(settings.clickhouse)
+        topic_admin.delete_all(settings)
 
 
 def through(settings: Settings, node: ClickHouseTarget) -> Settings:

@@ -18,7 +18,7 @@ from streams import topic_admin
 from streams.settings import Settings
 from streams.worker.lag import running_workers
 from tests.integration.cluster_harness import (
-    cluster_settings,
+    cluster_deployment,
     running_cluster,
     through,
     wait_replicas_equal,
@@ -42,13 +42,8 @@ def cluster_env() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def on_cluster(cluster_env: dict[str, str]) -> Iterator[Settings]:
-    settings = cluster_settings(cluster_env)
-    drop_database(settings.clickhouse)
-    try:
+    with cluster_deployment(cluster_env) as settings:
         yield settings
-    finally:
-        drop_database(settings.clickhouse)
-        topic_admin.delete_all(settings)
 
 
 def test_a_campaign_through_three_workers_on_the_cluster_is_exact(

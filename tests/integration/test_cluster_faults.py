@@ -18,12 +18,10 @@ import pytest
 
 from projections import queries
 from projections.cluster import nodes
-from projections.database import drop_database
-from streams import topic_admin
 from streams.settings import Settings
 from tests.integration.cluster_harness import (
     cluster,
-    cluster_settings,
+    cluster_deployment,
     running_cluster,
     through,
     wait_replicas_equal,
@@ -52,13 +50,8 @@ def cluster_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def on_cluster(cluster_env: dict[str, str]) -> Iterator[Settings]:
-    settings = cluster_settings(cluster_env)
-    drop_database(settings.clickhouse)
-    try:
+    with cluster_deployment(cluster_env) as settings:
         yield settings
-    finally:
-        drop_database(settings.clickhouse)
-        topic_admin.delete_all(settings)
 
 
 def _emit(settings: Settings, events: Path) -> subprocess.Popen[str]:
