@@ -126,19 +126,21 @@ class Store(Protocol):
         voided_presence: Sequence[tuple[object, ...]] = (),
     ) -> None: ...
     def reset(self) -> None: ...
-    def event_offset(
-        self, topic: str, partition: int, event_id: UUID, before: int
-    ) -> int | None: ...
+    def event_offsets(
+        self, topic: str, partition: int, event_ids: Sequence[UUID], before: int
+    ) -> dict[UUID, int]: ...
     def shift_offsets(
-        self, topic: str, partition: int, shift_id: str, before: int
-    ) -> list[int]: ...
+        self, topic: str, partition: int, shift_ids: Sequence[str], before: int
+    ) -> dict[str, list[int]]: ...
 
 
 class MessageReader(Protocol):
-    """Reads one message back from Kafka (the event a void cancels: the store knows its
-    offset, Kafka its content)."""
+    """Reads messages back from Kafka (the events voids cancel: the store knows their offsets,
+    Kafka their content)."""
 
-    async def read(self, topic: str, partition: int, offset: int) -> Record: ...
+    async def read_many(
+        self, topic: str, partition: int, offsets: Iterable[int]
+    ) -> dict[int, Record]: ...
 
     def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
         """The partition's messages up to offset `last`, in batches, in order."""
@@ -512,7 +514,7 @@ class Pipeline:
         self._check_partition_counts(messages)
         resolved = None
         if _has_voids(messages):
-            resolved = await self._look_up_voided(messages)
+            resolved = await self._look_up_voided(messages, self.states)
         if any((m.topic, m.partition) not in self.states for m in messages):
             # A rebalance revoked a partition (`forget`) while this batch awaited its loads:
             # its new owner projects these messages from the checkpoint; if the partition
@@ -534,46 +536,96 @@ class Pipeline:
             await self._start_write()
         return batch.stats
 
-    async def _look_up_voided(self, messages: Sequence[Record]) -> dict[int, Record]:
-        """The messages of the events the batch's voids void, as counted before the batch,
+    async def _look_up_voided(
+        self, messages: Sequence[Record], states: dict[TP, PartitionState]
+    ) -> dict[int, Record]:
+        """The messages of the events the batch's voids void that counted before the batch,
         and for a voided check-in or check-out its shift's other events in the partition (its
-        part is paired again from them). Voids are rare: everything projected so far is
-        written first, so the store has it."""
-        await self.settle()
-        found: dict[int, Record] = {}
+        part is paired again from them). An event the batch itself holds needs no look-up:
+        `project_batch` adds each accepted message as it goes. Voids are rare and come minutes
+        to hours after their event, so that event is usually written: the batch's look-ups
+        go to the store at once, in one query per partition, and only what it lacks waits for
+        everything projected to be written (`settle`)."""
+        wanted: dict[TP, dict[UUID, int]] = {}  # voided event -> its first void's offset
+        in_batch: list[tuple[TP, int, Record]] = []  # a void's offset, its event before it
         for m in messages:
             void = _void_in(m)
-            if void is None or self.reader is None:
-                continue
+            state = states.get((m.topic, m.partition))
+            if void is None or state is None or m.offset <= state.applied:
+                continue  # not a void, or a redelivery the projection skips
             target = void.data.voided_event_id
-            record = await self._read_counted(m, target) or _in_batch(messages, m, target)
-            if record is None:
-                continue  # not seen yet: the void comes first, the event will never count
-            found[target.int] = record
+            if target.int in state.voided:
+                continue  # a second void: ignored
+            if target.int in state.seen:
+                wanted.setdefault((m.topic, m.partition), {}).setdefault(target, m.offset)
+            elif (earlier := _in_batch(messages, m, target)) is not None:
+                in_batch.append(((m.topic, m.partition), m.offset, earlier))
+        found: dict[int, Record] = {}
+        if not (wanted or in_batch) or self.reader is None:
+            return found
+        missing = await self._read_counted(wanted, found)
+        if missing:
+            await self.settle()
+            await self._read_counted(missing, found)
+        # Voided check-ins and check-outs, wherever found: their shifts' other events.
+        shifts: dict[TP, dict[str, int]] = {}  # shift -> offset of the first void reopening it
+        for tp, void_offset, record in [
+            *(
+                (tp, o, found[t.int])
+                for tp, ts in wanted.items()
+                for t, o in ts.items()
+                if t.int in found
+            ),
+            *in_batch,
+        ]:
             shift_id = _shift_of(record)
-            if shift_id is None:
-                continue
-            store, topic, partition = self.store, m.topic, m.partition
-            offsets = await self.writer.run(
-                "look-up of a voided shift's events",
-                lambda: store.shift_offsets(topic, partition, shift_id, m.offset),  # noqa: B023
-            )
-            for offset in offsets:
-                other = await self.reader.read(topic, partition, offset)
-                kept = _event_of(other)
-                if kept is not None:
-                    found.setdefault(kept.event_id.int, other)
+            if shift_id is not None:
+                at = shifts.setdefault(tp, {})
+                at[shift_id] = min(void_offset, at.get(shift_id, void_offset))
+        if shifts:
+            await self.settle()  # every event of those shifts projected so far is written
+            await self._read_shifts(shifts, found)
         return found
 
-    async def _read_counted(self, void: Record, target: UUID) -> Record | None:
-        store, topic, partition = self.store, void.topic, void.partition
-        offset = await self.writer.run(
-            "look-up of a voided event",
-            lambda: store.event_offset(topic, partition, target, void.offset),
-        )
-        if offset is None or self.reader is None:
-            return None
-        return await self.reader.read(topic, partition, offset)
+    async def _read_counted(
+        self, wanted: dict[TP, dict[UUID, int]], found: dict[int, Record]
+    ) -> dict[TP, dict[UUID, int]]:
+        """Adds the voided events' messages to `found`; returns those the store lacks."""
+        assert self.reader is not None
+        store, missing = self.store, {}
+        for (topic, partition), targets in wanted.items():
+            ids, before = list(targets), max(targets.values())
+            offsets = await self.writer.run(
+                "look-up of voided events",
+                lambda t=topic, p=partition, i=ids, b=before: store.event_offsets(t, p, i, b),  # type: ignore[misc]
+            )
+            records = await self.reader.read_many(topic, partition, offsets.values())
+            for target, offset in offsets.items():
+                found[target.int] = records[offset]
+            if lacking := {t: o for t, o in targets.items() if t not in offsets}:
+                missing[(topic, partition)] = lacking
+        return missing
+
+    async def _read_shifts(
+        self, shifts: dict[TP, dict[str, int]], found: dict[int, Record]
+    ) -> None:
+        """Adds the accepted check-ins and check-outs of `shifts` (by the offset of the void
+        that reopens each) to `found`."""
+        assert self.reader is not None
+        store = self.store
+        for (topic, partition), befores in shifts.items():
+            by_shift = await self.writer.run(
+                "look-up of voided shifts' events",
+                lambda t=topic, p=partition, b=befores: store.shift_offsets(  # type: ignore[misc]
+                    t, p, list(b), max(b.values())
+                ),
+            )
+            offsets = {o for shift_id, os in by_shift.items() for o in os if o < befores[shift_id]}
+            records = await self.reader.read_many(topic, partition, offsets)
+            for offset in sorted(offsets):
+                kept = _event_of(records[offset])
+                if kept is not None:
+                    found.setdefault(kept.event_id.int, records[offset])
 
     async def settle(self) -> None:
         """Write everything projected so far and wait until it is written."""
@@ -684,7 +736,7 @@ class Pipeline:
         async for chunk in self.reader.history(topic, partition, upto):
             resolved = None
             if _has_voids(chunk):
-                resolved = await self._look_up_voided(chunk)
+                resolved = await self._look_up_voided(chunk, states)
             project_batch(states, chunk, self.partitions, resolved)
         if (fresh.applied, fresh.messages, fresh.accepted) != (
             upto,

@@ -1,10 +1,11 @@
-"""One message back from Kafka by its coordinates: the event a void cancels (its offset comes
-from event_log). Voids are rare, so each read has a short-lived consumer outside any group."""
+"""Messages back from Kafka by their coordinates: the events a batch's voids cancel (their
+offsets come from event_log). Voids are rare, so each batch's reads share one short-lived
+consumer outside any group."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -33,26 +34,35 @@ class KafkaMessageReader:
         self._settings = settings
         self._timeout_s = timeout_s
 
-    async def read(self, topic: str, partition: int, offset: int) -> Record:
+    async def read_many(
+        self, topic: str, partition: int, offsets: Iterable[int]
+    ) -> dict[int, Record]:
+        """The messages at `offsets` of one partition, by offset, with one consumer: a batch's
+        voids cost one consumer, not one each. Raises MessageGoneError for any not in Kafka."""
+        wanted = set(offsets)
+        found: dict[int, Record] = {}
+        if not wanted:
+            return found
         consumer = _consumer(self._settings)
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
             consumer.assign([tp])
-            consumer.seek(tp, offset)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._timeout_s
-            while loop.time() < deadline:
-                got = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
-                for record in got.get(tp, []):
-                    if record.offset == offset:
-                        return record  # type: ignore[no-any-return]  # aiokafka is untyped
-                    if record.offset > offset:
-                        break
-                else:
-                    continue
-                break
-            raise MessageGoneError(f"{topic}[{partition}] offset {offset} is not in Kafka")
+            for offset in sorted(wanted):
+                if offset in found:
+                    continue  # came with an earlier fetch
+                consumer.seek(tp, offset)
+                while offset not in found and loop.time() < deadline:
+                    got = await consumer.getmany(tp, timeout_ms=1000)
+                    records = got.get(tp, [])
+                    found.update((r.offset, r) for r in records if r.offset in wanted)
+                    if records and records[-1].offset >= offset:
+                        break  # past it: compacted or deleted
+                if offset not in found:
+                    raise MessageGoneError(f"{topic}[{partition}] offset {offset} is not in Kafka")
+            return found
         finally:
             await consumer.stop()
 
@@ -65,7 +75,7 @@ async def read_range(
     settings: Settings, topic: str, partition: int, last: int, batch_max: int = 5_000
 ) -> AsyncIterator[list[Record]]:
     """A partition's messages from its first to `last` (included), in batches, in order. A
-    consumer of its own outside any group, as for `KafkaMessageReader.read`."""
+    consumer of its own outside any group, as for `KafkaMessageReader.read_many`."""
     consumer = _consumer(settings)
     await consumer.start()
     try:

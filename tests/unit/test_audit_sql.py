@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 from chdb import session as chdb_session
 
-from projections import queries
+from projections import queries, store
 from projections.audit import (
     ACCEPTED,
     FIGURE,
@@ -128,3 +128,29 @@ def test_row_diff_names_changed_missing_and_extra_rows() -> None:
     _diff_rows(c, [("a", 1), ("b", 2), ("c", 3)], [("a", 1), ("b", 5), ("d", 4)], 1)
     got = {(d.key, d.live, d.rebuilt) for d in c.differences}
     assert got == {(("b",), (2,), (5,)), (("c",), (3,), None), (("d",), None, (4,))}
+
+
+def test_the_workers_void_look_ups_run_and_find_their_rows(two: chdb_session.Session) -> None:
+    # A database of its own: the other tests compare `a` and `b` as the fixture left them.
+    two.query("CREATE DATABASE IF NOT EXISTS looks")
+    for m in load_migrations():
+        for statement in m.statements("looks"):
+            two.query(statement)
+    two.query("USE looks")
+    event = uuid.uuid4()
+    two.query(
+        "INSERT INTO event_log (kafka_topic, kafka_partition, kafka_offset, event_id, type, "
+        f"shift_id) VALUES ('t', 0, 7, '{event}', 'sampling.assisted', ''), "
+        "('t', 0, 9, generateUUIDv4(), 'volunteer.checked_in', 's1'), "
+        "('t', 0, 12, generateUUIDv4(), 'volunteer.checked_out', 's1')"
+    )
+    found: dict[str, object] = {
+        "topic": "t",
+        "partition": 0,
+        "event_ids": (event, uuid.uuid4()),
+        "shift_ids": ("s1", "s2"),
+        "before": 10,
+    }
+    assert _rows(two, _bind(store.EVENT_OFFSETS, found)) == [[str(event), "7"]]
+    assert _rows(two, _bind(store.SHIFT_OFFSETS, found)) == [["s1", "9"]]
+    assert _rows(two, _bind(store.EVENT_OFFSETS, {**found, "before": 7})) == []

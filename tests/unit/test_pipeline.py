@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,6 +28,8 @@ class MemoryStore:
     writes: list[tuple[int, int, list[tuple[str, int, int]]]] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     resets: int = 0
+    look_ups: int = 0  # event_offsets queries
+    on_write: Callable[[], None] = lambda: None  # what writing makes visible
     database: str = "memory"
     offsets: dict[uuid.UUID, int] = field(default_factory=dict)  # accepted copies, for voids
     shifts: dict[str, list[int]] = field(default_factory=dict)  # accepted shift events' offsets
@@ -49,18 +51,21 @@ class MemoryStore:
             raise self.fail_next.pop(0)
         versions = [(f.topic, f.partition, f.version) for f in flushes]
         self.writes.append((len(log_rows), len(uncounted_rows), versions))
+        self.on_write()
 
     def reset(self) -> None:
         self.resets += 1
 
-    def event_offset(
-        self, topic: str, partition: int, event_id: uuid.UUID, before: int
-    ) -> int | None:
-        offset = self.offsets.get(event_id)
-        return offset if offset is not None and offset < before else None
+    def event_offsets(
+        self, topic: str, partition: int, event_ids: Sequence[uuid.UUID], before: int
+    ) -> dict[uuid.UUID, int]:
+        self.look_ups += 1
+        return {e: o for e in event_ids if (o := self.offsets.get(e)) is not None and o < before}
 
-    def shift_offsets(self, topic: str, partition: int, shift_id: str, before: int) -> list[int]:
-        return [o for o in self.shifts.get(shift_id, []) if o < before]
+    def shift_offsets(
+        self, topic: str, partition: int, shift_ids: Sequence[str], before: int
+    ) -> dict[str, list[int]]:
+        return {s: [o for o in self.shifts.get(s, []) if o < before] for s in shift_ids}
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,8 +141,13 @@ class MemoryReader:
 
     messages: dict[int, Message] = field(default_factory=dict)
 
-    async def read(self, topic: str, partition: int, offset: int) -> Message:
-        return self.messages[offset]
+    reads: int = 0  # read_many calls
+
+    async def read_many(
+        self, topic: str, partition: int, offsets: Iterable[int]
+    ) -> dict[int, Record]:
+        self.reads += 1
+        return {o: self.messages[o] for o in offsets}
 
     async def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
         yield [m for o, m in sorted(self.messages.items()) if o <= last]
@@ -183,5 +188,50 @@ def test_the_pipeline_pairs_a_shift_again_from_its_events_before_the_batch() -> 
         part = pipeline.states[("t", 0)].shifts["s1"]
         assert part.has_in
         assert part.checked_in_at == 1647475200
+
+    asyncio.run(run())
+
+
+def _sample(people: int) -> dict[str, Any]:
+    return _event("sampling.assisted", site_id="s1", people_assisted=people, assist_kind="other")
+
+
+def test_voids_of_written_events_are_looked_up_together_without_waiting_for_writes() -> None:
+    async def run() -> None:
+        a, b = _sample(7), _sample(5)
+        store, reader = MemoryStore(), MemoryReader()
+        pipeline = Pipeline(store, MemorySink(), reader=reader)
+        written = [_message(0, a), _message(1, b)]
+        await pipeline.handle(1, written)  # nothing fetched behind it: written at once
+        await pipeline.wait_for_write()
+        store.offsets.update({uuid.UUID(a["event_id"]): 0, uuid.UUID(b["event_id"]): 1})
+        reader.messages.update({0: written[0], 1: written[1]})
+        # Catching up: batch 2 waits to be written with the next one.
+        await pipeline.handle(2, [_message(2, _sample(3))], more_fetched=lambda: True)
+        assert len(store.writes) == 1
+        await pipeline.handle(3, [_message(3, _void(a)), _message(4, _void(b))], lambda: True)
+        # One query and one Kafka read for both voids, and batch 2 still waits.
+        assert (store.look_ups, reader.reads, len(store.writes)) == (1, 1, 1)
+        await pipeline.settle()
+        assert _assists(pipeline.states[("t", 0)]) == 3
+
+    asyncio.run(run())
+
+
+def test_a_void_of_an_event_not_written_yet_writes_it_first_and_finds_it() -> None:
+    async def run() -> None:
+        a = _sample(7)
+        store, reader = MemoryStore(), MemoryReader()
+        pipeline = Pipeline(store, MemorySink(), reader=reader)
+        first = _message(0, a)
+        reader.messages[0] = first
+        await pipeline.handle(1, [first], more_fetched=lambda: True)
+        assert store.writes == []  # waiting for the next batch
+        store.on_write = lambda: store.offsets.update({uuid.UUID(a["event_id"]): 0})
+        await pipeline.handle(2, [_message(1, _void(a))], more_fetched=lambda: True)
+        # Not in the store at first: batch 1 was written, then the look-up found it.
+        assert (store.look_ups, len(store.writes)) == (2, 1)
+        await pipeline.settle()
+        assert _assists(pipeline.states[("t", 0)]) == 0
 
     asyncio.run(run())
