@@ -62,6 +62,7 @@ from streams.metrics import DELAY_SAMPLE, WorkerMetrics
 log = logging.getLogger("frontline.worker")
 # A void's type in its JSON: a batch without it has no void, and needs no look-up.
 _VOID_MARK = b'"event.voided"'
+_SHIFT_MARK = b"volunteer.checked_"
 T = TypeVar("T")
 TP = tuple[str, int]
 Rows = list[list[object]]
@@ -439,13 +440,14 @@ def _void_in(m: Record) -> EventVoided | None:
     return event if isinstance(event, EventVoided) else None
 
 
-def _in_batch(messages: Sequence[Record], void: Record, target: UUID) -> Record | None:
-    """The voided event's first message before its void in the same batch and partition."""
+def _shift_before(shift_events: Sequence[Record], void: Record, target: UUID) -> Record | None:
+    """The voided event's first message before its void in the same partition, among the
+    batch's check-ins and check-outs (the only voided events whose look-up goes further)."""
     mark = str(target).encode()
-    for m in messages:
-        if m is void:
-            return None
-        if m.partition != void.partition or m.topic != void.topic or mark not in (m.value or b""):
+    for m in shift_events:
+        if m.partition != void.partition or m.topic != void.topic or m.offset >= void.offset:
+            continue
+        if mark not in (m.value or b""):
             continue
         event = _event_of(m)
         if event is not None and event.event_id == target:
@@ -453,8 +455,12 @@ def _in_batch(messages: Sequence[Record], void: Record, target: UUID) -> Record 
     return None
 
 
+def _may_be_shift(m: Record) -> bool:
+    return bool(m.value and _SHIFT_MARK in m.value)
+
+
 def _shift_of(record: Record) -> str | None:
-    if not (record.value and b"volunteer.checked_" in record.value):
+    if not _may_be_shift(record):
         return None
     event = _event_of(record)
     if isinstance(event, VolunteerCheckedIn | VolunteerCheckedOut):
@@ -548,6 +554,7 @@ class Pipeline:
         everything projected to be written (`settle`)."""
         wanted: dict[TP, dict[UUID, int]] = {}  # voided event -> its first void's offset
         in_batch: list[tuple[TP, int, Record]] = []  # a void's offset, its event before it
+        shift_events: list[Record] | None = None  # the batch's, found on first need
         for m in messages:
             void = _void_in(m)
             state = states.get((m.topic, m.partition))
@@ -558,7 +565,10 @@ class Pipeline:
                 continue  # a second void: ignored
             if target.int in state.seen:
                 wanted.setdefault((m.topic, m.partition), {}).setdefault(target, m.offset)
-            elif (earlier := _in_batch(messages, m, target)) is not None:
+                continue
+            if shift_events is None:
+                shift_events = [e for e in messages if _may_be_shift(e)]
+            if (earlier := _shift_before(shift_events, m, target)) is not None:
                 in_batch.append(((m.topic, m.partition), m.offset, earlier))
         found: dict[int, Record] = {}
         if not (wanted or in_batch) or self.reader is None:

@@ -13,12 +13,14 @@ from projections.projection import Record
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 
+_READ_BYTES = 16 * 1024
+
 
 class MessageGoneError(Exception):
     """A counted event's message is no longer in Kafka (retention, a rewritten topic)."""
 
 
-def _consumer(settings: Settings) -> AIOKafkaConsumer:
+def _consumer(settings: Settings, fetch_bytes: int = 1024 * 1024) -> AIOKafkaConsumer:
     """A consumer outside any group, for reads by coordinates."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -26,6 +28,7 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        max_partition_fetch_bytes=fetch_bytes,
     )
 
 
@@ -43,7 +46,9 @@ class KafkaMessageReader:
         found: dict[int, Record] = {}
         if not wanted:
             return found
-        consumer = _consumer(self._settings)
+        # A read wants one message, not the megabyte after it decoded into records; Kafka
+        # still sends a whole record batch when it is larger than this.
+        consumer = _consumer(self._settings, fetch_bytes=_READ_BYTES)
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
