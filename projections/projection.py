@@ -93,6 +93,8 @@ class Shift:
     volunteer_id: str = ""
 
 
+_sha256 = hashlib.sha256
+
 # Where every partition's chain starts: a constant, so anyone can recompute it.
 CHAIN_START = hashlib.sha256(b"frontline hash chain v1").digest()
 
@@ -128,7 +130,11 @@ class PartitionState:
 def chain_link(head: bytes, content_hash_hex: str) -> bytes:
     """The next head of a partition's hash chain: SHA-256 of the previous head and the accepted
     event's content hash (both as bytes)."""
-    return hashlib.sha256(head + bytes.fromhex(content_hash_hex)).digest()
+    return _link(head, bytes.fromhex(content_hash_hex))
+
+
+def _link(head: bytes, content_digest: bytes) -> bytes:
+    return _sha256(head + content_digest).digest()
 
 
 class Projected(NamedTuple):  # a tuple: one per message
@@ -166,7 +172,9 @@ def project(
     state.applied = msg.offset
     state.messages += 1
     raw = msg.value or b""
-    digest = content_hash(raw)
+    # The content hash as bytes for the chain and the fingerprint, as hex for the rows.
+    content_digest = _sha256(raw).digest()
+    digest = content_digest.hex()
     try:
         # The broker's timestamp, not the clock: a replay decides exactly as the first run did.
         event, occurred_s = decode_at(raw, msg.timestamp / 1000)
@@ -179,7 +187,7 @@ def project(
     ):
         # Counted here, a copy in the right partition would be counted again.
         return _uncounted(msg, Outcome.REJECTED, _MISROUTED, event, digest)
-    fp = fingerprint(digest)
+    fp = int.from_bytes(content_digest[:4], "big")  # fingerprint(digest), without the text
     first = state.seen.add(event_id.int, fp)
     if first is not None:
         # Our producers write the canonical encoding; a copy re-serialized by another client
@@ -199,7 +207,7 @@ def project(
         return _void(state, msg, event, digest, resolved or {})
     if state.voided and event_id.int in state.voided:
         # Voided before it came: in the history (and the chain), never counted.
-        state.chain = chain_link(state.chain, digest)
+        state.chain = _link(state.chain, content_digest)
         state.accepted += 1
         row = _log_row(msg, event, int(occurred_s), _day(int(occurred_s)), "", "", digest)
         row[-3] = 1  # voided
@@ -217,7 +225,7 @@ def project(
     shift_id = ""
     if type(event) in _SHIFT_EVENTS:
         shift_id = _pair_shift(state, event, day, second)
-    state.chain = chain_link(state.chain, digest)
+    state.chain = _link(state.chain, content_digest)
     state.accepted += 1
     return Projected(
         Outcome.ACCEPTED,
