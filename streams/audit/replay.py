@@ -179,16 +179,42 @@ def replay(
     *,
     batch_max: int = 5000,
     write_max: int = 20_000,
+    processes: int = 1,
 ) -> ReplayResult:
-    """Run (or resume) a replay to the end of its plan."""
+    """Run (or resume) a replay to the end of its plan; with `processes` > 1, its partitions
+    are shared among that many processes (streams.audit.parallel)."""
     into, plan = prepare_replay(settings, request)
-    tune_gc()  # the worker's collector thresholds: the same work, the same garbage
     started = time.monotonic()
+    if processes > 1 and len(plan.partitions) > 1:
+        from streams.audit.parallel import run_in_processes
+
+        stats, resumed_at = run_in_processes(
+            settings, into, plan, progress or _Silent(), on_plan, batch_max, write_max, processes
+        )
+        return ReplayResult(plan, resumed_at, stats, time.monotonic() - started)
+    tune_gc()  # the worker's collector thresholds: the same work, the same garbage
     result = asyncio.run(
         _run(settings, into, plan, progress or _Silent(), on_plan, batch_max, write_max)
     )
     result.elapsed_s = time.monotonic() - started
     return result
+
+
+def replay_partitions(
+    source: Settings,
+    into: Settings,
+    plan: ReplayPlan,
+    only: frozenset[int],
+    progress: Progress,
+    batch_max: int,
+    write_max: int,
+) -> BatchStats:
+    """One process's share of a replay: the plan's partitions numbered in `only`."""
+    tune_gc()
+    result = asyncio.run(
+        _run(source, into, plan, progress, lambda p, r: None, batch_max, write_max, only)
+    )
+    return result.stats
 
 
 async def _run(
@@ -199,8 +225,11 @@ async def _run(
     on_plan: Callable[[ReplayPlan, bool], None],
     batch_max: int,
     write_max: int,
+    only: frozenset[int] | None = None,
 ) -> ReplayResult:
     store = StateStore(into.clickhouse)
+    # The topic's partition count, whatever share of them this process replays: where an
+    # event_id belongs.
     counts = {p.topic: len(plan.partitions) for p in plan.partitions}
     pipeline = Pipeline(
         store,
@@ -212,6 +241,8 @@ async def _run(
     remaining: dict[TopicPartition, int] = {}
     resumed_at = 0
     for p in plan.partitions:
+        if only is not None and p.partition not in only:
+            continue
         state = await pipeline.writer.run(
             f"load of {p.topic}[{p.partition}]",
             lambda p=p: store.load(p.topic, p.partition),  # type: ignore[misc]

@@ -80,10 +80,24 @@ def _show_plan(plan: ReplayPlan, resumed: bool) -> None:
 @click.option("--to", "to_ms", type=Instant(), default=0, help="Kafka time it stops before")
 @click.option("--org", "org_id", default="", help="count only this organisation's events")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="replay the partitions in this many processes (one per core to spare)",
+)
 @batch_option
 @write_max_option
 def replay_cmd(
-    into: str, from_ms: int, to_ms: int, org_id: str, quiet: bool, batch: int, write_max: int
+    into: str,
+    from_ms: int,
+    to_ms: int,
+    org_id: str,
+    quiet: bool,
+    processes: int,
+    batch: int,
+    write_max: int,
 ) -> None:
     """Rebuild every projection from the event topic into DATABASE, with the live worker's own
     code, while it runs. The end is the topic's end offsets when the replay starts (printed);
@@ -101,6 +115,7 @@ def replay_cmd(
             on_plan=_show_plan,
             batch_max=batch,
             write_max=write_max,
+            processes=processes,
         )
     except KeyboardInterrupt:
         bar.close()

@@ -182,3 +182,79 @@ def test_swap_promotes_a_rebuild_and_the_worker_resumes_on_it(
         assert_counts_exact(isolated, expected)
     finally:
         stop(worker)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_replay_in_two_processes_dies_whole_and_resumes_equal_to_live(
+    isolated: Settings, rebuilt: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    expected, _ = live
+    into = rebuilt.clickhouse_database
+    command = [sys.executable, "-m", "streams.cli", "replay", "--into", into, "--quiet"]
+    small = ["--batch", "100", "--write-max", "100", "--processes", "2"]
+    log = tmp_path / "replay.log"
+    with log.open("wb") as out:
+        first = subprocess.Popen(
+            [*command, *small],
+            env={**os.environ, **env_of(isolated)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    covered = 0
+    while time.monotonic() < deadline and first.poll() is None and covered <= 1000:
+        try:
+            rows = rebuilt.clickhouse.client().execute(
+                "SELECT count(), sum(v + 1) FROM (SELECT max(version) AS v FROM checkpoints "
+                "GROUP BY kafka_topic, kafka_partition)"
+            )
+            # Both processes have written a checkpoint.
+            covered = int(rows[0][1] or 0) if rows[0][0] >= 2 else 0
+        except Exception:  # the database or table is not created yet
+            covered = 0
+        time.sleep(0.05)
+    workers = [c for c in _children(first.pid) if "spawn_main" in _cmdline(c)]
+    first.send_signal(signal.SIGKILL)  # the parent only: its processes must not write on
+    first.wait(10)
+    assert len(workers) == 2, f"{workers}: {log.read_text()[-2000:]}"
+    # At once: an orphan would replay on (for seconds more) beside the resumed run.
+    gone_by = time.monotonic() + 2
+    while any(_alive(w) for w in workers) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "a replay process outlived its parent"
+    assert 1000 < covered < expected["meta"]["lines"], log.read_text()[-2000:]
+
+    resumed = frontline(isolated, "replay", "--into", into, "--quiet", "--processes", "2")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming the replay planned" in resumed.stdout
+    assert_counts_exact(rebuilt, expected)
+    equal = frontline(isolated, "audit", "--rebuilt", into)
+    assert equal.returncode == 0, equal.stdout + equal.stderr
+    assert "every table and view equal" in equal.stdout
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
