@@ -73,11 +73,12 @@ WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND kafka_offs
   AND voids != ''
 """
 # Where a partition's accepted copies of events are (for the voids of a batch): one query for
-# all of them. A tuple after IN: 18.16 reads a list as an Array and refuses it.
+# all of them. A voided event may be a void itself (a void of a void changes nothing, but its
+# target must be found like any other). A tuple after IN: 18.16 reads a list as an Array.
 EVENT_OFFSETS = """
 SELECT event_id, min(kafka_offset) FROM event_log
 WHERE kafka_topic = %(topic)s AND kafka_partition = %(partition)s AND event_id IN %(event_ids)s
-  AND voids = '' AND kafka_offset < %(before)s
+  AND kafka_offset < %(before)s
 GROUP BY event_id
 """
 # Where a partition's other accepted events of shifts are (a voided check-in or check-out's

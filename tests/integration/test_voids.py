@@ -6,9 +6,11 @@ in the export and the trace; a replay gives the same."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+from events.routing import partition_for
 from projections import queries
 from streams.ingest.producer import Producer
 from streams.settings import Settings
@@ -127,3 +129,38 @@ def test_a_voided_event_drops_out_of_every_count_and_stays_in_the_history(
     audit = frontline(isolated, "audit", "--rebuilt", rebuilt.clickhouse_database)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "table presence_voided" in audit.stdout
+
+
+def test_a_void_of_a_void_counted_before_changes_nothing_and_the_worker_goes_on(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    # Contract: a void of a void is accepted and changes nothing. Its key is the first void's
+    # id; when that hashes to the first void's own partition (one time in the partition
+    # count), the first void is in the same partition's seen ids, and counted before.
+    assert frontline(isolated, "migrate").returncode == 0
+    assert frontline(isolated, "topics", "ensure").returncode == 0
+    partitions = isolated.topic_partitions
+    mistaken = _sampling(40, "vol-000099", "team-0042-99")
+    first = _void(mistaken)
+    while partition_for(uuid.UUID(first["event_id"]), partitions) != partition_for(
+        uuid.UUID(mistaken["event_id"]), partitions
+    ):
+        first = _void(mistaken)
+    second = _void(first)
+    kept = _sampling(100, "vol-000042", "team-0042-03")
+    log = tmp_path / "worker.log"
+    worker = start_worker(isolated, log)
+    try:
+        _send(isolated, [kept, mistaken, first])
+        wait_caught_up(isolated, [worker], log)
+        _send(isolated, [second])  # a later batch: the first void is looked up, not at hand
+        wait_caught_up(isolated, [worker], log, timeout=60)
+        assert worker.poll() is None, log.read_text()[-3000:]
+    finally:
+        stop(worker)
+    assert _totals(isolated)["sampling_assists"] == 100
+    rows = isolated.clickhouse.client().execute(
+        "SELECT count() FROM event_log WHERE event_id = %(id)s",
+        {"id": uuid.UUID(second["event_id"])},
+    )
+    assert rows[0][0] == 1
