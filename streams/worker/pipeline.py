@@ -47,6 +47,7 @@ from events import (
 )
 from projections.cluster import ReplicasBehind
 from projections.projection import (
+    EVENT_LOG_COLUMNS,
     FlushRows,
     Outcome,
     PartitionState,
@@ -63,6 +64,7 @@ log = logging.getLogger("frontline.worker")
 # A void's type in its JSON: a batch without it has no void, and needs no look-up.
 _VOID_MARK = b'"event.voided"'
 _SHIFT_MARK = b"volunteer.checked_"
+_ID, _OFFSET = EVENT_LOG_COLUMNS.index("event_id"), EVENT_LOG_COLUMNS.index("kafka_offset")
 T = TypeVar("T")
 TP = tuple[str, int]
 Rows = list[list[object]]
@@ -350,10 +352,12 @@ class OrderedWriter:
         self._on_written = on_written
         self._executor = executor or ThreadPoolExecutor(1, "clickhouse")
         self._task: asyncio.Task[None] | None = None
+        self.last_job: WriteJob | None = None  # in flight, or written (then also in the store)
 
     async def submit(self, job: WriteJob) -> None:
         """Start writing `job` once the write in flight is done."""
         await self.join()
+        self.last_job = job
         self._task = asyncio.ensure_future(self._write(job))
         # Let the task hand the write to the thread now: the next batch may arrive without the
         # loop ever suspending, and the write would then wait until the next join().
@@ -574,6 +578,8 @@ class Pipeline:
         if not (wanted or in_batch) or self.reader is None:
             return found
         missing = await self._read_counted(wanted, found)
+        if missing:  # projected, not written yet: still in rows waiting or being written
+            missing = await self._read_unwritten(missing, found)
         if missing:
             await self.settle()
             await self._read_counted(missing, found)
@@ -609,11 +615,37 @@ class Pipeline:
                 "look-up of voided events",
                 lambda t=topic, p=partition, i=ids, b=before: store.event_offsets(t, p, i, b),  # type: ignore[misc]
             )
-            records = await self.reader.read_many(topic, partition, offsets.values())
-            for target, offset in offsets.items():
-                found[target.int] = records[offset]
+            if offsets:
+                records = await self.reader.read_many(topic, partition, offsets.values())
+                found.update((target.int, records[offset]) for target, offset in offsets.items())
             if lacking := {t: o for t, o in targets.items() if t not in offsets}:
                 missing[(topic, partition)] = lacking
+        return missing
+
+    async def _read_unwritten(
+        self, wanted: dict[TP, dict[UUID, int]], found: dict[int, Record]
+    ) -> dict[TP, dict[UUID, int]]:
+        """`_read_counted` for events in the event_log rows not written yet (gathered, or in
+        the write in flight): a void minutes after its event need not wait for that write."""
+        assert self.reader is not None
+        rows = self.pending.log_rows
+        job = self.writer.last_job
+        if job is not None:
+            rows = [*job.log_rows, *rows]
+        ids = {target.int: tp for tp, targets in wanted.items() for target in targets}
+        offsets: dict[TP, dict[int, int]] = {}
+        for row in rows:
+            target = row[_ID].int  # type: ignore[attr-defined]  # event_id: a UUID
+            if target in ids and ids[target] == (row[0], row[1]):
+                offsets.setdefault(ids[target], {}).setdefault(target, row[_OFFSET])  # type: ignore[arg-type]
+        missing = {}
+        for tp, targets in wanted.items():
+            at = offsets.get(tp, {})
+            if at:
+                records = await self.reader.read_many(tp[0], tp[1], at.values())
+                found.update((target, records[offset]) for target, offset in at.items())
+            if lacking := {t: o for t, o in targets.items() if t.int not in at}:
+                missing[tp] = lacking
         return missing
 
     async def _read_shifts(

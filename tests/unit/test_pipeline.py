@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,7 +29,6 @@ class MemoryStore:
     fail_next: list[BaseException] = field(default_factory=list)
     resets: int = 0
     look_ups: int = 0  # event_offsets queries
-    on_write: Callable[[], None] = lambda: None  # what writing makes visible
     database: str = "memory"
     offsets: dict[uuid.UUID, int] = field(default_factory=dict)  # accepted copies, for voids
     shifts: dict[str, list[int]] = field(default_factory=dict)  # accepted shift events' offsets
@@ -51,7 +50,6 @@ class MemoryStore:
             raise self.fail_next.pop(0)
         versions = [(f.topic, f.partition, f.version) for f in flushes]
         self.writes.append((len(log_rows), len(uncounted_rows), versions))
-        self.on_write()
 
     def reset(self) -> None:
         self.resets += 1
