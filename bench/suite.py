@@ -344,14 +344,20 @@ def profile_catch_up(s: Settings, work: Path) -> str:
     return found
 
 
-def replay(live: Settings, messages: int, stack: dict[str, int]) -> Phase:
+def replay(live: Settings, messages: int, stack: dict[str, int], processes: int = 1) -> Phase:
+    """`frontline replay --processes N` to the end; the replay's CPU includes its processes'
+    (wait4 counts the children a process waited for)."""
     into = live.clickhouse_database + "_replay"
     drop_database(live.clickhouse.with_database(into))
-    phase, _ = run_child([*CLI, "replay", "--into", into, "--quiet"], live, stack)
+    command = [*CLI, "replay", "--into", into, "--quiet", "--processes", str(processes)]
+    phase, _ = run_child(command, live, stack)
     phase.usage["replay"] = phase.usage.pop("streams.cli")
     phase.events = messages
     drop_database(live.clickhouse.with_database(into))
-    say(f"frontline replay: {phase.rate:,.0f} messages/s, {phase.cpu_us():.1f} us CPU per message")
+    say(
+        f"frontline replay, {processes} process(es): {phase.rate:,.0f} messages/s, "
+        f"{phase.cpu_us():.1f} us CPU per message"
+    )
     return phase
 
 
@@ -525,6 +531,8 @@ def report(r: Results) -> str:
     row("catch-up, 1 worker", one.rate, "msg/s", ">= 0.2x ceiling, >= 0.5x peer")
     row("catch-up, 2 workers", two.rate, "msg/s", "")
     row("replay", p["replay"].rate, "msg/s", "")
+    if "replay 2" in p:
+        row("replay, 2 processes", p["replay 2"].rate, "msg/s", "")
     lines.append(
         f"| CPU per message, all processes | {one.cpu_us():.1f} us | "
         f"{ceil.cpu_us():.2f} us | {peer_.cpu_us():.2f} us | {ratio(one.cpu_us(), ceil.cpu_us())} "
@@ -652,6 +660,7 @@ def main() -> None:
         one = settings_for(base, s.topic_prefix, "one")
         r.phases["catch-up 1"] = catch_up(one, 1, messages, expected, stack)
         r.phases["replay"] = replay(one, messages, stack)
+        r.phases["replay 2"] = replay(one, messages, stack, processes=2)
         api_latency(one, args.pollers, args.api_seconds, r)
         two = settings_for(base, s.topic_prefix, "two")
         r.phases["catch-up 2"] = catch_up(two, 2, messages, expected, stack)

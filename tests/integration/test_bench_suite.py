@@ -16,7 +16,7 @@ from streams.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 PHASES = (
     *("ceiling aiokafka", "ceiling kafka-python", "ceiling json", "peer"),
-    *("catch-up 1", "replay", "catch-up 2"),
+    *("catch-up 1", "replay", "replay 2", "catch-up 2"),
 )
 
 
