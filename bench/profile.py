@@ -14,7 +14,7 @@ from pathlib import Path
 # called from the projection. Markers are the start of py-spy's `function (file:line)` frame.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decode: pydantic validation and occurred_at", ("decode_at (",)),
-    ("content hash and hash chain (SHA-256)", ("content_hash (", "chain_link (")),
+    ("content hash and hash chain (SHA-256)", ("content_hash (", "_link (")),
     ("counters", ("_count (", "Counters.", "indexes (")),
     ("routing check (murmur2, key text)", ("keys_in_place (", "event_key (", "partition_for (")),
     ("seen event ids", ("SeenIds.",)),

@@ -35,3 +35,8 @@ def test_the_table_gives_shares_and_the_sample_count() -> None:
     text = table(RAW)
     assert "| decode: pydantic validation and occurred_at | 30.0% |" in text
     assert "| (samples) | 100 |" in text
+
+
+def test_the_chain_link_counts_as_hashing() -> None:
+    raw = f"{M}{BATCH}project (projections/projection.py:224);_link (p.py:135) 7"
+    assert stages(raw)[1]["content hash and hash chain (SHA-256)"] == 7
