@@ -433,15 +433,9 @@ def _may_void(m: Record) -> bool:
     return bool(m.value and _VOID_MARK in m.value)
 
 
-def _has_voids(messages: Sequence[Record]) -> bool:
-    return any(_may_void(m) for m in messages)
-
-
-def _void_in(m: Record) -> EventVoided | None:
-    if not _may_void(m):
-        return None
-    event = _event_of(m)
-    return event if isinstance(event, EventVoided) else None
+def _voids(messages: Sequence[Record]) -> list[Record]:
+    """The messages that may be voids, found with one scan of the raw bytes."""
+    return [m for m in messages if _may_void(m)]
 
 
 def _shift_before(shift_events: Sequence[Record], void: Record, target: UUID) -> Record | None:
@@ -523,8 +517,8 @@ class Pipeline:
         await self._load_new(messages)
         self._check_partition_counts(messages)
         resolved = None
-        if _has_voids(messages):
-            resolved = await self._look_up_voided(messages, self.states)
+        if voids := _voids(messages):
+            resolved = await self._look_up_voided(messages, voids, self.states)
         if any((m.topic, m.partition) not in self.states for m in messages):
             # A rebalance revoked a partition (`forget`) while this batch awaited its loads:
             # its new owner projects these messages from the checkpoint; if the partition
@@ -547,7 +541,10 @@ class Pipeline:
         return batch.stats
 
     async def _look_up_voided(
-        self, messages: Sequence[Record], states: dict[TP, PartitionState]
+        self,
+        messages: Sequence[Record],
+        voids: Sequence[Record],
+        states: dict[TP, PartitionState],
     ) -> dict[int, Record]:
         """The messages of the events the batch's voids void that counted before the batch,
         and for a voided check-in or check-out its shift's other events in the partition (its
@@ -555,14 +552,15 @@ class Pipeline:
         `project_batch` adds each accepted message as it goes. Voids are rare and come minutes
         to hours after their event, so that event is usually written: the batch's look-ups
         go to the store at once, in one query per partition, and only what it lacks waits for
-        everything projected to be written (`settle`)."""
+        everything projected to be written (`settle`). `voids`: the batch's messages that
+        may be voids (`_voids`)."""
         wanted: dict[TP, dict[UUID, int]] = {}  # voided event -> its first void's offset
         in_batch: list[tuple[TP, int, Record]] = []  # a void's offset, its event before it
         shift_events: list[Record] | None = None  # the batch's, found on first need
-        for m in messages:
-            void = _void_in(m)
+        for m in voids:
+            void = _event_of(m)
             state = states.get((m.topic, m.partition))
-            if void is None or state is None or m.offset <= state.applied:
+            if type(void) is not EventVoided or state is None or m.offset <= state.applied:
                 continue  # not a void, or a redelivery the projection skips
             target = void.data.voided_event_id
             if target.int in state.voided:
@@ -607,40 +605,45 @@ class Pipeline:
         self, wanted: dict[TP, dict[UUID, int]], found: dict[int, Record]
     ) -> dict[TP, dict[UUID, int]]:
         """Adds the voided events' messages to `found`; returns those the store lacks."""
-        assert self.reader is not None
-        store, missing = self.store, {}
+        store, located = self.store, {}
         for (topic, partition), targets in wanted.items():
             ids, before = list(targets), max(targets.values())
             offsets = await self.writer.run(
                 "look-up of voided events",
                 lambda t=topic, p=partition, i=ids, b=before: store.event_offsets(t, p, i, b),  # type: ignore[misc]
             )
-            if offsets:
-                records = await self.reader.read_many(topic, partition, offsets.values())
-                found.update((target.int, records[offset]) for target, offset in offsets.items())
-            if lacking := {t: o for t, o in targets.items() if t not in offsets}:
-                missing[(topic, partition)] = lacking
-        return missing
+            located[(topic, partition)] = {target.int: o for target, o in offsets.items()}
+        return await self._read_located(wanted, located, found)
 
     async def _read_unwritten(
         self, wanted: dict[TP, dict[UUID, int]], found: dict[int, Record]
     ) -> dict[TP, dict[UUID, int]]:
         """`_read_counted` for events in the event_log rows not written yet (gathered, or in
         the write in flight): a void minutes after its event need not wait for that write."""
-        assert self.reader is not None
         rows = self.pending.log_rows
         job = self.writer.last_job
         if job is not None:
             rows = [*job.log_rows, *rows]
         ids = {target.int: tp for tp, targets in wanted.items() for target in targets}
-        offsets: dict[TP, dict[int, int]] = {}
+        located: dict[TP, dict[int, int]] = {}
         for row in rows:
             target = row[_ID].int  # type: ignore[attr-defined]  # event_id: a UUID
             if target in ids and ids[target] == (row[0], row[1]):
-                offsets.setdefault(ids[target], {}).setdefault(target, row[_OFFSET])  # type: ignore[arg-type]
+                located.setdefault(ids[target], {}).setdefault(target, row[_OFFSET])  # type: ignore[arg-type]
+        return await self._read_located(wanted, located, found)
+
+    async def _read_located(
+        self,
+        wanted: dict[TP, dict[UUID, int]],
+        located: dict[TP, dict[int, int]],
+        found: dict[int, Record],
+    ) -> dict[TP, dict[UUID, int]]:
+        """Reads the messages at the offsets `located` (by event_id as int) into `found`;
+        returns the wanted events not located."""
+        assert self.reader is not None
         missing = {}
         for tp, targets in wanted.items():
-            at = offsets.get(tp, {})
+            at = located.get(tp, {})
             if at:
                 records = await self.reader.read_many(tp[0], tp[1], at.values())
                 found.update((target, records[offset]) for target, offset in at.items())
@@ -777,8 +780,8 @@ class Pipeline:
         states = {(topic, partition): fresh}
         async for chunk in self.reader.history(topic, partition, upto):
             resolved = None
-            if _has_voids(chunk):
-                resolved = await self._look_up_voided(chunk, states)
+            if voids := _voids(chunk):
+                resolved = await self._look_up_voided(chunk, voids, states)
             project_batch(states, chunk, self.partitions, resolved)
         if (fresh.applied, fresh.messages, fresh.accepted) != (
             upto,
