@@ -32,6 +32,11 @@ class PartitionPlan:
     def size(self) -> int:
         return max(self.end - self.start, 0)
 
+    def covered(self, checkpoint: int) -> int:
+        """Messages of this partition's share a checkpoint at `checkpoint` covers (an
+        interrupted replay's; -1 or below `start`: none)."""
+        return max(0, min(checkpoint + 1, self.end) - self.start)
+
 
 @dataclass(frozen=True)
 class ReplayPlan:

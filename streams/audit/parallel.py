@@ -118,11 +118,7 @@ def resumed(into: Settings, plan: ReplayPlan) -> int:
         at = store.checkpoints()
     finally:
         store.reset()
-    covered = 0
-    for p in plan.partitions:
-        checkpoint = at.get((p.topic, p.partition), p.start - 1)
-        covered += max(0, min(checkpoint + 1, p.end) - p.start)
-    return covered
+    return sum(p.covered(at.get((p.topic, p.partition), -1)) for p in plan.partitions)
 
 
 class _Counted:

@@ -252,7 +252,7 @@ async def _run(
         if state.applied < p.start - 1:  # nothing replayed yet: it starts at --from
             state.applied = state.checkpoint = p.start - 1
         pipeline.states[(p.topic, p.partition)] = state
-        resumed_at += min(state.applied + 1, p.end) - p.start
+        resumed_at += p.covered(state.applied)
         if state.applied + 1 < p.end:
             remaining[TopicPartition(p.topic, p.partition)] = p.end
     on_plan(plan, resumed_at > 0)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from projections.replays import PartitionPlan
 from streams.audit.parallel import ReplayProcessError, _collect
 from streams.worker.pipeline import BatchStats
 
@@ -37,3 +38,8 @@ def test_nothing_reported_leaves_the_count_as_it_was() -> None:
     done: dict[int, BatchStats] = {}
     _collect(_queue_with(), done, 2, 0.05)
     assert done == {}
+
+
+def test_a_checkpoint_covers_only_the_partitions_planned_share() -> None:
+    p = PartitionPlan("t", 0, start=100, end=200)
+    assert [p.covered(c) for c in (-1, 50, 99, 100, 149, 199, 250)] == [0, 0, 0, 1, 50, 100, 100]
