@@ -78,38 +78,53 @@ def test_replay_equals_live_and_audit_reports_an_altered_row(
     assert any(x.startswith("table event_log") and "equal" in x for x in lines)
 
 
+def _replay_part_way(
+    isolated: Settings,
+    rebuilt: Settings,
+    options: list[str],
+    log: Path,
+    *,
+    own_session: bool,
+    partitions: int = 1,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A replay into `rebuilt` started in the background with small batches (many
+    checkpoints, so a kill lands mid-way), once its checkpoints cover more than 1,000 messages
+    in at least `partitions` partitions (or it ended, or 120 s passed): (the process, messages
+    covered then)."""
+    command = [sys.executable, "-m", "streams.cli", "replay", "--quiet"]
+    command += ["--into", rebuilt.clickhouse_database, "--batch", "100", "--write-max", "100"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, *options],
+            env={**os.environ, **env_of(isolated)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+        )
+    deadline = time.monotonic() + 120
+    covered = 0
+    while time.monotonic() < deadline and process.poll() is None and covered <= 1000:
+        try:
+            rows = rebuilt.clickhouse.client().execute(
+                "SELECT count(), sum(v + 1) FROM (SELECT max(version) AS v FROM checkpoints "
+                "GROUP BY kafka_topic, kafka_partition)"
+            )
+            covered = int(rows[0][1] or 0) if rows[0][0] >= partitions else 0
+        except Exception:  # the database or table is not created yet
+            covered = 0
+        time.sleep(0.05)
+    return process, covered
+
+
 def test_replay_killed_with_9_resumes_without_double_counting(
     isolated: Settings, rebuilt: Settings, tmp_path: Path
 ) -> None:
     expected = emit_campaign(isolated, tmp_path, seed=12)
     into = rebuilt.clickhouse_database
-    command = [sys.executable, "-m", "streams.cli", "replay", "--into", into, "--quiet"]
-    small = ["--batch", "100", "--write-max", "100"]  # many checkpoints: a kill lands mid-way
     log = tmp_path / "replay.log"
-    with log.open("wb") as out:
-        first = subprocess.Popen(
-            [*command, *small],
-            env={**os.environ, **env_of(isolated)},
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     total = expected["meta"]["lines"]
-    deadline = time.monotonic() + 120
-    covered = 0
-    while time.monotonic() < deadline and first.poll() is None:
-        try:
-            rows = rebuilt.clickhouse.client().execute(
-                "SELECT sum(v + 1) FROM (SELECT max(version) AS v FROM checkpoints "
-                "GROUP BY kafka_topic, kafka_partition)"
-            )
-            covered = int(rows[0][0] or 0)
-        except Exception:  # the database or table is not created yet
-            covered = 0
-        if covered > 1000:
-            break
-        time.sleep(0.05)
+    first, covered = _replay_part_way(isolated, rebuilt, [], log, own_session=True)
     stop(first, signal.SIGKILL)
     assert 1000 < covered < total, f"killed at {covered} of {total}: {log.read_text()[-2000:]}"
 
@@ -209,30 +224,11 @@ def test_a_replay_in_two_processes_dies_whole_and_resumes_equal_to_live(
 ) -> None:
     expected, _ = live
     into = rebuilt.clickhouse_database
-    command = [sys.executable, "-m", "streams.cli", "replay", "--into", into, "--quiet"]
-    small = ["--batch", "100", "--write-max", "100", "--processes", "2"]
     log = tmp_path / "replay.log"
-    with log.open("wb") as out:
-        first = subprocess.Popen(
-            [*command, *small],
-            env={**os.environ, **env_of(isolated)},
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    covered = 0
-    while time.monotonic() < deadline and first.poll() is None and covered <= 1000:
-        try:
-            rows = rebuilt.clickhouse.client().execute(
-                "SELECT count(), sum(v + 1) FROM (SELECT max(version) AS v FROM checkpoints "
-                "GROUP BY kafka_topic, kafka_partition)"
-            )
-            # Both processes have written a checkpoint.
-            covered = int(rows[0][1] or 0) if rows[0][0] >= 2 else 0
-        except Exception:  # the database or table is not created yet
-            covered = 0
-        time.sleep(0.05)
+    # At least two partitions checkpointed: partitions alternate between the two processes.
+    first, covered = _replay_part_way(
+        isolated, rebuilt, ["--processes", "2"], log, own_session=False, partitions=2
+    )
     workers = [c for c in _children(first.pid) if "spawn_main" in _cmdline(c)]
     first.send_signal(signal.SIGKILL)  # the parent only: its processes must not write on
     first.wait(10)
