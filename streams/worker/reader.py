@@ -5,15 +5,24 @@ consumer outside any group."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from projections.projection import Record
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 
 _READ_BYTES = 16 * 1024
+
+log = logging.getLogger("frontline.worker")
+
+
+def _transient(exc: KafkaError) -> bool:
+    """A broker down, restarting or electing a leader: worth waiting for."""
+    return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
 
 
 class MessageGoneError(Exception):
@@ -34,6 +43,7 @@ def _consumer(settings: Settings, fetch_bytes: int = 1024 * 1024) -> AIOKafkaCon
 
 class KafkaMessageReader:
     def __init__(self, settings: Settings, timeout_s: float = 30.0) -> None:
+        """`timeout_s`: how long one attempt waits for Kafka to answer before trying again."""
         self._settings = settings
         self._timeout_s = timeout_s
 
@@ -41,11 +51,32 @@ class KafkaMessageReader:
         self, topic: str, partition: int, offsets: Iterable[int]
     ) -> dict[int, Record]:
         """The messages at `offsets` of one partition, by offset, with one consumer: a batch's
-        voids cost one consumer, not one each. Raises MessageGoneError for any not in Kafka."""
+        voids cost one consumer, not one each. Raises MessageGoneError for any not in Kafka;
+        while Kafka does not answer it waits, as the worker's fetch does: the void cannot be
+        counted without its target, and nothing after it in the partition either."""
         wanted = set(offsets)
-        found: dict[int, Record] = {}
         if not wanted:
-            return found
+            return {}
+        found: dict[int, Record] = {}  # kept across attempts: each one goes on from the last
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.wait_for(self._read(topic, partition, wanted, found), self._timeout_s)
+                return found
+            except (TimeoutError, KafkaError) as exc:
+                if isinstance(exc, KafkaError) and not _transient(exc):
+                    raise
+                log.warning(
+                    "Kafka did not answer a read-back of %s[%d] (%s); consumption paused, "
+                    "retrying in %.1fs",
+                    topic, partition, type(exc).__name__, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _read(
+        self, topic: str, partition: int, wanted: set[int], found: dict[int, Record]
+    ) -> None:
         # A read wants one message, not the megabyte after it decoded into records; Kafka
         # still sends a whole record batch when it is larger than this.
         consumer = _consumer(self._settings, fetch_bytes=_READ_BYTES)
@@ -53,21 +84,28 @@ class KafkaMessageReader:
         try:
             tp = TopicPartition(topic, partition)
             consumer.assign([tp])
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._timeout_s
+            # Only what Kafka says is outside the partition is gone; a fetch that returns
+            # nothing may be a broker that is not answering.
+            first = (await consumer.beginning_offsets([tp]))[tp]
+            end = (await consumer.end_offsets([tp]))[tp]
+            for offset in sorted(wanted):
+                if not first <= offset < end:
+                    raise MessageGoneError(
+                        f"{topic}[{partition}] offset {offset} is not in Kafka "
+                        f"(it holds {first}..{end - 1})"
+                    )
             for offset in sorted(wanted):
                 if offset in found:
                     continue  # came with an earlier fetch
                 consumer.seek(tp, offset)
-                while offset not in found and loop.time() < deadline:
+                while offset not in found:
                     got = await consumer.getmany(tp, timeout_ms=1000)
                     records = got.get(tp, [])
                     found.update((r.offset, r) for r in records if r.offset in wanted)
                     if records and records[-1].offset >= offset:
-                        break  # past it: compacted or deleted
+                        break  # past it: compacted, or a transaction marker
                 if offset not in found:
                     raise MessageGoneError(f"{topic}[{partition}] offset {offset} is not in Kafka")
-            return found
         finally:
             await consumer.stop()
 
