@@ -188,11 +188,23 @@ def wait_until(
         time.sleep(0.2)
 
 
-def recovery_after(settings: Settings, since: float, timeout: float = 300) -> float:
-    """Seconds from `since` until a checkpoint moves (the pipeline counts again)."""
+def recovery_after(
+    settings: Settings,
+    since: float,
+    workers: Sequence[subprocess.Popen[bytes]],
+    log: Path,
+    timeout: float = 300,
+) -> float:
+    """Seconds from `since` until a checkpoint moves (the pipeline counts again); fails at once
+    with the log's end if one of `workers` exited meanwhile."""
     deadline = time.monotonic() + timeout
     start = None
     while time.monotonic() < deadline:
+        if dead := [w for w in workers if w.poll() is not None]:
+            raise AssertionError(
+                f"a worker exited ({dead[0].returncode}) after the fault:\n"
+                f"{log.read_text()[-3000:]}"
+            )
         try:
             now = progress(settings)
         except Exception:  # ClickHouse still starting
@@ -203,7 +215,9 @@ def recovery_after(settings: Settings, since: float, timeout: float = 300) -> fl
         elif now > start:
             return time.monotonic() - since
         time.sleep(0.1)
-    raise AssertionError(f"no checkpoint moved within {timeout:.0f} s of the fault's end")
+    raise AssertionError(
+        f"no checkpoint moved within {timeout:.0f} s of the fault's end:\n{log.read_text()[-3000:]}"
+    )
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def test_worker_kill_9_under_load(
         time.sleep(variant.outage_s)
         restarted = time.monotonic()
         worker = start_worker(isolated, log)
-        recovery = recovery_after(isolated, restarted)
+        recovery = recovery_after(isolated, restarted, [worker], log)
         _finish(isolated, campaign, load, [worker], log)
         result = verdict(isolated, campaign)
     finally:
@@ -105,7 +105,7 @@ def test_worker_kill_9_during_catch_up(
         behind = len(campaign.lines) - progress(isolated)
         restarted = time.monotonic()
         worker = start_worker(isolated, log)
-        recovery = recovery_after(isolated, restarted)
+        recovery = recovery_after(isolated, restarted, [worker], log)
         wait_caught_up(isolated, [worker], log, timeout=CATCH_UP_S)
         result = verdict(isolated, campaign)
     finally:
@@ -143,7 +143,7 @@ def test_clickhouse_stopped_under_load(
         time.sleep(variant.outage_s)
         clickhouse.start()
         up = time.monotonic()
-        recovery = recovery_after(settings, up)
+        recovery = recovery_after(settings, up, [worker], log)
         _finish(settings, campaign, load, [worker], log)
         close()
         assert "consumption paused" in log.read_text()
@@ -190,7 +190,7 @@ def test_kafka_stopped_while_apps_post(
             time.sleep(variant.outage_s)
             kafka.start()
             up = time.monotonic()
-            recovery = recovery_after(settings, up)
+            recovery = recovery_after(settings, up, [worker], log)
             _finish(settings, campaign, load, [worker], log)
         assert load.failures > 0, "no request was refused while Kafka was down"
         result = verdict(settings, campaign)
@@ -224,7 +224,7 @@ def test_rebalance_a_worker_joins_then_one_leaves(
         time.sleep(variant.outage_s)
         stop(first)  # leaves the group: its partitions move to the second worker
         left = time.monotonic()
-        recovery = recovery_after(isolated, left)
+        recovery = recovery_after(isolated, left, [second], log)
         _finish(isolated, campaign, load, [second], log)
         result = verdict(isolated, campaign)
     finally:
@@ -249,7 +249,7 @@ def test_five_fold_duplicate_flood(
     started = time.monotonic()
     load = Load(send, campaign.lines, 5 * variant.rate, copies=5).start()
     try:
-        recovery = recovery_after(isolated, started)
+        recovery = recovery_after(isolated, started, [worker], log)
         _finish(isolated, campaign, load, [worker], log)
         result = verdict(isolated, campaign)
     finally:
@@ -312,7 +312,7 @@ def test_poison_messages_of_every_kind_under_load(
             ).get(30)
             for value, _, partition in poisons
         ]
-        recovery = recovery_after(isolated, started)
+        recovery = recovery_after(isolated, started, [worker], log)
         _finish(isolated, campaign, load, [worker], log)
         result = verdict(isolated, campaign)
     finally:
