@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -64,9 +65,9 @@ def _free_database(settings: Settings) -> str:
     )
 
 
-@pytest.fixture
-def isolated(stack_settings: Settings) -> Iterator[Settings]:
-    """Settings with a topic prefix and a ClickHouse database of this test's own."""
+@contextmanager
+def isolated_settings(stack_settings: Settings) -> Iterator[Settings]:
+    """Settings with a topic prefix and a pool database of their own, removed afterwards."""
     tag = uuid.uuid4().hex[:10]
     settings = stack_settings.model_copy(
         update={
@@ -80,3 +81,10 @@ def isolated(stack_settings: Settings) -> Iterator[Settings]:
     finally:
         drop_database(settings.clickhouse)
         topic_admin.delete_all(settings)
+
+
+@pytest.fixture
+def isolated(stack_settings: Settings) -> Iterator[Settings]:
+    """Settings with a topic prefix and a ClickHouse database of this test's own."""
+    with isolated_settings(stack_settings) as settings:
+        yield settings

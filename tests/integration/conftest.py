@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from projections.database import drop_database
 from streams.settings import Settings
+from tests.conftest import isolated_settings
 from tests.integration.harness import emit_campaign, start_worker, stop, wait_caught_up
 
 
@@ -42,3 +44,28 @@ def live(isolated: Settings, tmp_path: Path) -> Iterator[tuple[dict[str, Any], P
         yield expected, log
     finally:
         stop(worker)
+
+
+@dataclass(frozen=True)
+class SharedCampaign:
+    settings: Settings
+    expected: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def shared_live(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedCampaign]:
+    """One campaign emitted and projected (its worker stopped once caught up) for the tests that
+    only read it: verify, export, the Grafana queries. Each of those would otherwise emit and
+    project its own (~11 s). A test that writes to its topics or database uses `live`."""
+    with isolated_settings(stack_settings) as settings:
+        work = tmp_path_factory.mktemp("shared-live")
+        expected = emit_campaign(settings, work, seed=11)
+        log = work / "worker.log"
+        worker = start_worker(settings, log)
+        try:
+            wait_caught_up(settings, [worker], log)
+        finally:
+            stop(worker)
+        yield SharedCampaign(settings, expected)

@@ -13,6 +13,7 @@ from typing import Any
 
 from projections import queries
 from streams.settings import Settings
+from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import frontline
 from tests.integration.test_replay_audit import alter_live_counter
 
@@ -23,18 +24,19 @@ def _days(settings: Settings) -> list[date]:
 
 
 def test_export_is_complete_reproducible_and_checked(
-    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
+    shared_live: SharedCampaign, tmp_path: Path
 ) -> None:
-    days = _days(isolated)
+    settings = shared_live.settings
+    days = _days(settings)
     first, last = days[0].isoformat(), days[-1].isoformat()
     out = tmp_path / "export"
-    done = frontline(isolated, "export", "--from", first, "--to", last, "--out", str(out))
+    done = frontline(settings, "export", "--from", first, "--to", last, "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
 
     hashes = {
         str(h): (int(p), int(o))
-        for p, o, h in isolated.clickhouse.client().execute(
+        for p, o, h in settings.clickhouse.client().execute(
             "SELECT DISTINCT kafka_partition, kafka_offset, content_hash FROM event_log"
         )
     }
@@ -53,12 +55,12 @@ def test_export_is_complete_reproducible_and_checked(
             seen += 1
     assert seen == len(hashes)
 
-    checked = frontline(isolated, "export", "--check", str(out))
+    checked = frontline(settings, "export", "--check", str(out))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     again = tmp_path / "again"
     assert (
-        frontline(isolated, "export", "--from", first, "--to", last, "--out", str(again)).returncode
+        frontline(settings, "export", "--from", first, "--to", last, "--out", str(again)).returncode
         == 0
     )
     second = json.loads((again / "manifest.json").read_text())
@@ -68,30 +70,29 @@ def test_export_is_complete_reproducible_and_checked(
     data = bytearray(victim.read_bytes())
     data[10] ^= 0x01
     victim.write_bytes(bytes(data))
-    broken = frontline(isolated, "export", "--check", str(out))
+    broken = frontline(settings, "export", "--check", str(out))
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert manifest["files"][0]["path"] in broken.stdout
     assert "SHA-256" in broken.stdout
 
 
-def test_csv_export_of_one_day_and_type(
-    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
-) -> None:
-    day = _days(isolated)[1].isoformat()
+def test_csv_export_of_one_day_and_type(shared_live: SharedCampaign, tmp_path: Path) -> None:
+    settings = shared_live.settings
+    day = _days(settings)[1].isoformat()
     out = tmp_path / "csv"
     args = ["export", "--from", day, "--to", day, "--type", "sampling.assisted"]
-    done = frontline(isolated, *args, "--format", "csv", "--out", str(out))
+    done = frontline(settings, *args, "--format", "csv", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     [entry] = manifest["files"]
     assert entry["path"] == f"{day}/sampling.assisted.csv"
-    want = isolated.clickhouse.client().execute(
+    want = settings.clickhouse.client().execute(
         "SELECT uniqExact(kafka_partition, kafka_offset) FROM event_log "
         "WHERE day = %(day)s AND type = 'sampling.assisted'",
         {"day": date.fromisoformat(day)},
     )[0][0]
     assert entry["events"] == want > 0
-    assert frontline(isolated, "export", "--check", str(out)).returncode == 0
+    assert frontline(settings, "export", "--check", str(out)).returncode == 0
 
 
 METRICS = (

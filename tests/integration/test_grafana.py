@@ -23,6 +23,7 @@ import yaml
 
 from projections.columns import DAILY_BY_ORG, PUBLIC
 from streams.settings import Settings
+from tests.integration.conftest import SharedCampaign
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -383,19 +384,19 @@ def _run(settings: Settings, sql: str) -> tuple[list[str], list[tuple[Any, ...]]
 
 
 def test_every_query_runs_as_the_dashboard_user_and_agrees_with_totals(
-    isolated: Settings, live: tuple[dict[str, Any], Path]
+    shared_live: SharedCampaign,
 ) -> None:
-    expected, _ = live
+    settings, expected = shared_live.settings, shared_live.expected
     days = sorted(date.fromisoformat(r["day"]) for r in expected["daily_by_org"])
     start, end = _day_range(days[0], days[-1])
     queries = dashboard_queries(load_dashboard())
 
-    columns, rows = _run(isolated, "SELECT * FROM totals")
+    columns, rows = _run(settings, "SELECT * FROM totals")
     totals = dict(zip(columns, rows[0], strict=True))
     assert totals == expected["totals"]  # the simulator's own count: the figures are right
 
     [variable] = [q for q in queries if q.kind == "variable"]
-    _, rows = _run(isolated, expand(variable.sql, start, end, []))
+    _, rows = _run(settings, expand(variable.sql, start, end, []))
     orgs = [r[0] for r in rows]
     assert orgs == sorted({r["org_id"] for r in expected["daily_by_org"]})
 
@@ -404,7 +405,7 @@ def test_every_query_runs_as_the_dashboard_user_and_agrees_with_totals(
         if query.kind == "variable":
             continue
         # "All" selected: Grafana sends every value of the variable.
-        names, rows = _run(isolated, expand(query.sql, start, end, orgs))
+        names, rows = _run(settings, expand(query.sql, start, end, orgs))
         assert rows, f"{query.where}: no rows over the whole campaign"
         if query.kind == "stat":
             [[value]] = rows
@@ -424,7 +425,7 @@ def test_every_query_runs_as_the_dashboard_user_and_agrees_with_totals(
 
         # One org selected: only its rows.
         one = orgs[-1]
-        names, rows = _run(isolated, expand(query.sql, start, end, [one]))
+        names, rows = _run(settings, expand(query.sql, start, end, [one]))
         assert rows, f"{query.where}: no rows for {one}"
         if "org_id" in names:
             assert {r[names.index("org_id")] for r in rows} == {one}, query.where
@@ -432,7 +433,7 @@ def test_every_query_runs_as_the_dashboard_user_and_agrees_with_totals(
         # A one-day range: only that day.
         if "time" in names:
             day = days[len(days) // 2]
-            names, rows = _run(isolated, expand(query.sql, *_day_range(day, day), orgs))
+            names, rows = _run(settings, expand(query.sql, *_day_range(day, day), orgs))
             assert rows, f"{query.where}: nothing on {day}"
             assert {r[names.index("time")].date() for r in rows} == {day}, query.where
     assert seen == HEADLINES

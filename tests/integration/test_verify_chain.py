@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -14,6 +13,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from streams.settings import Settings
 from streams.topics import events_topic
+from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import frontline
 
 
@@ -66,13 +66,14 @@ def _accepted_offset(settings: Settings) -> int:
 
 
 def test_verify_holds_on_the_history_and_an_untouched_copy(
-    isolated: Settings, live: tuple[dict[str, Any], Path], tmp_path: Path
+    shared_live: SharedCampaign, tmp_path: Path
 ) -> None:
-    done = frontline(isolated, "verify")
+    settings = shared_live.settings
+    done = frontline(settings, "verify")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verified: the hash chains of" in done.stdout
 
-    heads = frontline(isolated, "verify", "--heads")
+    heads = frontline(settings, "verify", "--heads")
     assert heads.returncode == 0, heads.stderr
     document = json.loads(heads.stdout)
     assert len(document["heads"]) >= 1
@@ -80,14 +81,14 @@ def test_verify_holds_on_the_history_and_an_untouched_copy(
     kept = tmp_path / "heads.json"
     kept.write_text(heads.stdout)
 
-    copy = _copy_history(isolated, "copy-same", "none", -1)
-    same = frontline(isolated, "verify", "--history", copy, "--against", str(kept))
+    copy = _copy_history(settings, "copy-same", "none", -1)
+    same = frontline(settings, "verify", "--history", copy, "--against", str(kept))
     assert same.returncode == 0, same.stdout + same.stderr
 
     # A kept head that does not match (as if the history had been rewritten since).
     document["heads"][0]["head"] = "0" * 64
     kept.write_text(json.dumps(document))
-    rewritten = frontline(isolated, "verify", "--against", str(kept))
+    rewritten = frontline(settings, "verify", "--against", str(kept))
     assert rewritten.returncode == 1, rewritten.stdout + rewritten.stderr
     partition = document["heads"][0]["partition"]
     offset = document["heads"][0]["offset"]
@@ -103,11 +104,12 @@ def test_verify_holds_on_the_history_and_an_untouched_copy(
     ],
 )
 def test_verify_reports_a_tampered_copy_at_its_coordinates(
-    isolated: Settings, live: tuple[dict[str, Any], Path], tamper: str, says: str
+    shared_live: SharedCampaign, tamper: str, says: str
 ) -> None:
-    at = _accepted_offset(isolated)
-    copy = _copy_history(isolated, f"copy-{tamper}", tamper, at)
-    found = frontline(isolated, "verify", "--history", copy)
+    settings = shared_live.settings
+    at = _accepted_offset(settings)
+    copy = _copy_history(settings, f"copy-{tamper}", tamper, at)
+    found = frontline(settings, "verify", "--history", copy)
     assert found.returncode == 1, found.stdout + found.stderr
     assert f"first: partition 0, offset {at}" in found.stderr, found.stderr
     assert says in found.stderr, found.stderr
