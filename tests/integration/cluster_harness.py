@@ -44,13 +44,13 @@ def running_cluster() -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def cluster_deployment(env: dict[str, str]) -> Iterator[Settings]:
+def cluster_deployment(env: dict[str, str], database: str = DATABASE) -> Iterator[Settings]:
     """Settings for the cluster with a topic prefix of the test's own and a fresh database,
     both removed afterwards."""
     settings = cluster_settings(
         env,
         FRONTLINE_TOPIC_PREFIX=f"test.{uuid.uuid4().hex[:10]}.",
-        FRONTLINE_CLICKHOUSE_DATABASE=DATABASE,
+        FRONTLINE_CLICKHOUSE_DATABASE=database,
     )
     drop_database(settings.clickhouse)
     try:

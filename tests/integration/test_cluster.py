@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,15 +43,42 @@ def cluster_env() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def on_cluster(cluster_env: dict[str, str]) -> Iterator[Settings]:
-    with cluster_deployment(cluster_env) as settings:
+    """A deployment beside the module's campaign (which holds the default database)."""
+    with cluster_deployment(cluster_env, database="frontline_t1") as settings:
         yield settings
 
 
+@dataclass(frozen=True)
+class ClusterCampaign:
+    settings: Settings
+    expected: dict[str, Any]
+    workers_seen: int  # running workers the group reported while they caught up
+
+
+@pytest.fixture(scope="module")
+def campaign_on_cluster(
+    cluster_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterCampaign]:
+    """A campaign counted by three workers on the cluster; the tests after read it only."""
+    work = tmp_path_factory.mktemp("cluster-campaign")
+    with cluster_deployment(cluster_env) as s:
+        expected = emit_campaign(s, work, seed=5)
+        logs = [work / f"worker-{i}.log" for i in range(3)]
+        workers = [start_worker(s, log) for log in logs]
+        try:
+            wait_caught_up(s, workers, logs[0], timeout=240)
+            seen = running_workers(s)
+        finally:
+            for worker in workers:
+                stop(worker)
+        yield ClusterCampaign(s, expected, seen)
+
+
 def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
-    on_cluster: Settings, tmp_path: Path
+    campaign_on_cluster: ClusterCampaign,
 ) -> None:
-    s = on_cluster
-    expected = emit_campaign(s, tmp_path, seed=5)
+    s, expected = campaign_on_cluster.settings, campaign_on_cluster.expected
+    assert campaign_on_cluster.workers_seen == 3
 
     for topic in topic_admin.describe(s):
         assert (topic.replication, topic.configs["min.insync.replicas"]) == (3, "2"), topic
@@ -68,15 +96,6 @@ def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
         assert engines["presence_from_event_log"] == "MaterializedView"
         assert engines["totals"] == "View"
 
-    logs = [tmp_path / f"worker-{i}.log" for i in range(3)]
-    workers = [start_worker(s, log) for log in logs]
-    try:
-        wait_caught_up(s, workers, logs[0], timeout=240)
-        assert running_workers(s) == 3
-    finally:
-        for worker in workers:
-            stop(worker)
-
     # The same exact figures whichever node a dashboard asks.
     for node in servers:
         assert_counts_exact(through(s, node), expected)
@@ -92,16 +111,9 @@ def test_a_campaign_through_three_workers_on_the_cluster_is_exact(
 
 
 def test_the_auditors_commands_and_the_dashboard_work_unchanged_on_the_cluster(
-    on_cluster: Settings, tmp_path: Path
+    campaign_on_cluster: ClusterCampaign, tmp_path: Path
 ) -> None:
-    s = on_cluster
-    expected = emit_campaign(s, tmp_path, seed=6)
-    log = tmp_path / "worker.log"
-    worker = start_worker(s, log)
-    try:
-        wait_caught_up(s, [worker], log, timeout=240)
-    finally:
-        stop(worker)
+    s, expected = campaign_on_cluster.settings, campaign_on_cluster.expected
     into = s.clickhouse_database + "_replay"
     rebuilt = s.model_copy(update={"clickhouse_database": into})
     drop_database(rebuilt.clickhouse)
