@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture
-def rebuilt(isolated: Settings) -> Iterator[Settings]:
-    """The settings of the test's replay database (dropped afterwards)."""
-    name = isolated.clickhouse_database + "_replay"
-    replay = isolated.model_copy(update={"clickhouse_database": name})
+@contextmanager
+def replay_database(settings: Settings) -> Iterator[Settings]:
+    """The settings of `settings`' replay database (dropped before and after)."""
+    name = settings.clickhouse_database + "_replay"
+    replay = settings.model_copy(update={"clickhouse_database": name})
     drop_database(replay.clickhouse)
     try:
         yield replay
     finally:
         drop_database(replay.clickhouse)
+
+
+@pytest.fixture
+def rebuilt(isolated: Settings) -> Iterator[Settings]:
+    """The settings of the test's replay database (dropped afterwards)."""
+    with replay_database(isolated) as replay:
+        yield replay
 
 
 @pytest.fixture
@@ -69,3 +77,10 @@ def shared_live(
         finally:
             stop(worker)
         yield SharedCampaign(settings, expected)
+
+
+@pytest.fixture
+def shared_rebuilt(shared_live: SharedCampaign) -> Iterator[Settings]:
+    """`rebuilt` for the shared campaign: its replay database, dropped afterwards."""
+    with replay_database(shared_live.settings) as replay:
+        yield replay

@@ -14,6 +14,7 @@ from typing import Any
 
 from projections import queries
 from streams.settings import Settings
+from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import (
     ROOT,
     assert_counts_exact,
@@ -141,23 +142,24 @@ def test_replay_killed_with_9_resumes_without_double_counting(
 
 
 def test_replay_of_one_org_counts_only_that_org(
-    isolated: Settings, rebuilt: Settings, live: tuple[dict[str, Any], Path]
+    shared_live: SharedCampaign, shared_rebuilt: Settings
 ) -> None:
+    settings, rebuilt = shared_live.settings, shared_rebuilt
     into = rebuilt.clickhouse_database
-    refused = frontline(isolated, "replay", "--into", isolated.clickhouse_database)
+    refused = frontline(settings, "replay", "--into", settings.clickhouse_database)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "is the live database" in refused.stderr
 
-    org = str(queries.run(isolated.dashboard, "daily_by_org").rows[0][1])
-    done = frontline(isolated, "replay", "--into", into, "--org", org, "--quiet")
+    org = str(queries.run(settings.dashboard, "daily_by_org").rows[0][1])
+    done = frontline(settings, "replay", "--into", into, "--org", org, "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "of other orgs" in done.stdout
-    want = queries.run(isolated.dashboard, "daily_by_org", org_id=org).rows
+    want = queries.run(settings.dashboard, "daily_by_org", org_id=org).rows
     assert want
     assert queries.run(rebuilt.dashboard, "daily_by_org").rows == want
 
     # The same database with other options is another replay: refused, nothing changed.
-    other = frontline(isolated, "replay", "--into", into, "--quiet")
+    other = frontline(settings, "replay", "--into", into, "--quiet")
     assert other.returncode == 2, other.stdout + other.stderr
     assert "holds a replay with other" in other.stderr
 

@@ -19,6 +19,7 @@ from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from streams.worker.lag import partition_lag
+from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import (
     assert_counts_exact,
     emit_campaign,
@@ -61,17 +62,12 @@ def _dead_letter_codes(settings: Settings) -> dict[str, int]:
     return codes
 
 
-def test_campaign_counts_equal_the_oracle(isolated: Settings, tmp_path: Path) -> None:
-    expected = emit_campaign(isolated, tmp_path, seed=5)
-    log = tmp_path / "worker.log"
-    worker = start_worker(isolated, log)
-    try:
-        wait_caught_up(isolated, [worker], log)
-        assert_counts_exact(isolated, expected)
-        _assert_commits_follow_checkpoints(isolated)
-    finally:
-        stop(worker)
-    assert _dead_letter_codes(isolated) == expected["meta"]["dead_letters_by_code"]
+def test_campaign_counts_equal_the_oracle(shared_live: SharedCampaign) -> None:
+    # The shared campaign: emitted with `frontline emit`, counted by one worker, stopped.
+    settings = shared_live.settings
+    assert_counts_exact(settings, shared_live.expected)
+    _assert_commits_follow_checkpoints(settings)
+    assert _dead_letter_codes(settings) == shared_live.expected["meta"]["dead_letters_by_code"]
 
 
 def _assert_commits_follow_checkpoints(settings: Settings, timeout: float = 15) -> None:
