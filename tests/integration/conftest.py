@@ -13,7 +13,13 @@ import pytest
 from projections.database import drop_database
 from streams.settings import Settings
 from tests.conftest import isolated_settings
-from tests.integration.harness import emit_campaign, start_worker, stop, wait_caught_up
+from tests.integration.harness import (
+    count_to_the_end,
+    emit_campaign,
+    start_worker,
+    stop,
+    wait_caught_up,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,11 +77,7 @@ def shared_live(
         work = tmp_path_factory.mktemp("shared-live")
         expected = emit_campaign(settings, work, seed=11)
         log = work / "worker.log"
-        worker = start_worker(settings, log)
-        try:
-            wait_caught_up(settings, [worker], log)
-        finally:
-            stop(worker)
+        count_to_the_end(settings, log)
         yield SharedCampaign(settings, expected)
 
 

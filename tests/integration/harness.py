@@ -64,6 +64,15 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
             process.wait(10)
 
 
+def count_to_the_end(settings: Settings, log: Path, timeout: float = 300) -> None:
+    """One worker counts everything in the event topics, then is stopped."""
+    worker = start_worker(settings, log)
+    try:
+        wait_caught_up(settings, [worker], log, timeout)
+    finally:
+        stop(worker)
+
+
 def wait_caught_up(
     settings: Settings, workers: Iterable[subprocess.Popen[bytes]], log: Path, timeout: float = 300
 ) -> None:

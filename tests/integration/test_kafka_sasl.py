@@ -17,11 +17,9 @@ from streams.kafka_users import set_scram_user
 from streams.settings import Settings
 from tests.integration.harness import (
     assert_counts_exact,
+    count_to_the_end,
     emit_campaign,
     frontline,
-    start_worker,
-    stop,
-    wait_caught_up,
 )
 from tests.integration.ingest_helpers import event
 from tests.integration.servers import serving
@@ -51,11 +49,7 @@ def sasl(isolated: Settings) -> Settings:
 def test_the_whole_pipeline_over_sasl_scram(sasl: Settings, tmp_path: Path) -> None:
     expected = emit_campaign(sasl, tmp_path, seed=3, scale="0.001")
     log = tmp_path / "worker.log"
-    worker = start_worker(sasl, log)
-    try:
-        wait_caught_up(sasl, [worker], log)
-    finally:
-        stop(worker)
+    count_to_the_end(sasl, log)
     assert_counts_exact(sasl, expected)
     for command in (("lag",), ("verify",)):
         done = frontline(sasl, *command)

@@ -26,7 +26,7 @@ from events.examples import EXAMPLES
 from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
-from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.harness import count_to_the_end, frontline
 from tests.integration.ingest_helpers import read_topic
 
 FULL_WIDTH = str.maketrans(
@@ -132,11 +132,7 @@ def test_no_phone_number_in_any_topic_or_table(isolated: Settings, tmp_path: Pat
     raw.close()
 
     log = tmp_path / "worker.log"
-    worker = start_worker(isolated, log)
-    try:
-        wait_caught_up(isolated, [worker], log)
-    finally:
-        stop(worker)
+    count_to_the_end(isolated, log)
 
     texts: list[str] = []
     raw_texts: list[str] = []

@@ -14,7 +14,7 @@ from streams.dead_letters import read_dead_letter
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
 from tests.fixtures import load
-from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.harness import count_to_the_end, frontline, start_worker, stop
 from tests.integration.servers import free_port
 
 
@@ -30,11 +30,7 @@ def test_worker_dead_letters_invalid_bytes(isolated: Settings, tmp_path: Path) -
     producer.close()
 
     log = tmp_path / "worker.log"
-    worker = start_worker(isolated, log)
-    try:
-        wait_caught_up(isolated, [worker], log)
-    finally:
-        stop(worker)
+    count_to_the_end(isolated, log)
 
     consumer = KafkaConsumer(
         dead_letter_topic(isolated),

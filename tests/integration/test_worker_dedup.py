@@ -21,7 +21,12 @@ from projections import queries
 from streams.ingest.producer import Producer
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, events_topic
-from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.harness import (
+    frontline,
+    start_worker,
+    stop,
+    wait_caught_up,
+)
 from tests.integration.ingest_helpers import event, line, read_dead_letters, scrape
 from tests.integration.servers import free_port
 
