@@ -152,23 +152,27 @@ def prepare_replay(settings: Settings, request: ReplayRequest) -> tuple[Settings
             write_plan(client, wanted)
             return into, wanted
         if not earlier.same_request(wanted):
+            theirs, ours = _topics(earlier), _topics(wanted)
             raise ConfigError(
-                f"database {request.into} holds a replay with other --from/--to/--org "
-                f"({_describe(earlier)}): run it with those to resume it, or replay into a new "
-                "database"
+                f"database {request.into} holds a replay of {_describe(earlier)}"
+                + (f"; this one is of {ours}" if ours != theirs else "")
+                + ": resume it with the same topic prefix and --from/--to/--org, or replay "
+                "into a new database"
             )
         return into, earlier
     finally:
         client.disconnect()
 
 
+def _topics(plan: ReplayPlan) -> str:
+    return ", ".join(sorted({p.topic for p in plan.partitions}))
+
+
 def _describe(plan: ReplayPlan) -> str:
-    parts = [
-        f"from {plan.from_ms} ms" if plan.from_ms else "from the beginning",
-        f"to {plan.to_ms} ms" if plan.to_ms else "to the end",
-        f"org {plan.org_id}" if plan.org_id else "every org",
-    ]
-    return ", ".join(parts)
+    start = f"from {plan.from_ms} ms" if plan.from_ms else "from the beginning"
+    end = f"to {plan.to_ms} ms" if plan.to_ms else "to the end"
+    org = f"org {plan.org_id}" if plan.org_id else "every org"
+    return f"{_topics(plan)} {start}, {end}, {org}"
 
 
 def replay(

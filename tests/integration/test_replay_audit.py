@@ -14,6 +14,8 @@ from typing import Any
 
 from projections import queries
 from streams.settings import Settings
+from streams.topic_admin import delete_all, ensure
+from streams.topics import events_topic
 from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import (
     ROOT,
@@ -161,7 +163,18 @@ def test_replay_of_one_org_counts_only_that_org(
     # The same database with other options is another replay: refused, nothing changed.
     other = frontline(settings, "replay", "--into", into, "--quiet")
     assert other.returncode == 2, other.stdout + other.stderr
-    assert "holds a replay with other" in other.stderr
+    held = f"holds a replay of {events_topic(settings)} from the beginning, to the end, org {org}"
+    assert held in other.stderr
+    # So is a replay of another deployment's history (other topics) into it: both are named.
+    elsewhere = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "other."})
+    ensure(elsewhere)
+    try:
+        moved = frontline(elsewhere, "replay", "--into", into, "--org", org, "--quiet")
+        assert moved.returncode == 2, moved.stdout + moved.stderr
+        assert held in moved.stderr
+        assert f"this one is of {events_topic(elsewhere)}" in moved.stderr
+    finally:
+        delete_all(elsewhere)
 
 
 def test_swap_promotes_a_rebuild_and_the_worker_resumes_on_it(
