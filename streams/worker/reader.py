@@ -64,15 +64,7 @@ class KafkaMessageReader:
                 await asyncio.wait_for(self._read(topic, partition, wanted, found), self._timeout_s)
                 return found
             except (TimeoutError, KafkaError) as exc:
-                if isinstance(exc, KafkaError) and not _transient(exc):
-                    raise
-                log.warning(
-                    "Kafka did not answer a read-back of %s[%d] (%s); consumption paused, "
-                    "retrying in %.1fs",
-                    topic, partition, type(exc).__name__, delay,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = await _pause(f"a read-back of {topic}[{partition}]", exc, delay)
 
     async def _read(
         self, topic: str, partition: int, wanted: set[int], found: dict[int, Record]
@@ -109,18 +101,50 @@ class KafkaMessageReader:
         finally:
             await consumer.stop()
 
-    def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
-        """A partition's messages up to `last`, in batches (`read_range`)."""
-        return read_range(self._settings, topic, partition, last)
+    async def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
+        """A partition's messages up to `last`, in batches (`read_range`). A Kafka outage at
+        its start is waited out as for `read_many`; once started, the consumer reconnects by
+        itself (its fetches come back empty meanwhile)."""
+        delay = 0.5
+        while True:
+            consumer = _consumer(self._settings)
+            try:
+                await asyncio.wait_for(consumer.start(), self._timeout_s)
+                break
+            except (TimeoutError, KafkaError) as exc:
+                await consumer.stop()
+                delay = await _pause(f"a rebuild's read of {topic}[{partition}]", exc, delay)
+        async for batch in read_range(self._settings, topic, partition, last, consumer=consumer):
+            yield batch
+
+
+async def _pause(what: str, exc: TimeoutError | KafkaError, delay: float) -> float:
+    """After Kafka did not answer: re-raises what waiting cannot mend, else logs, waits `delay`
+    and returns the next one."""
+    if isinstance(exc, KafkaError) and not _transient(exc):
+        raise exc
+    log.warning(
+        "Kafka did not answer %s (%s); consumption paused, retrying in %.1fs",
+        what, type(exc).__name__, delay,
+    )  # fmt: skip
+    await asyncio.sleep(delay)
+    return min(delay * 2, 10.0)
 
 
 async def read_range(
-    settings: Settings, topic: str, partition: int, last: int, batch_max: int = 5_000
+    settings: Settings,
+    topic: str,
+    partition: int,
+    last: int,
+    batch_max: int = 5_000,
+    consumer: AIOKafkaConsumer | None = None,
 ) -> AsyncIterator[list[Record]]:
     """A partition's messages from its first to `last` (included), in batches, in order. A
-    consumer of its own outside any group, as for `KafkaMessageReader.read_many`."""
-    consumer = _consumer(settings)
-    await consumer.start()
+    consumer of its own outside any group, as for `KafkaMessageReader.read_many` (`consumer`:
+    one already started, which this stops at the end)."""
+    if consumer is None:
+        consumer = _consumer(settings)
+        await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
