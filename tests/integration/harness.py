@@ -170,3 +170,34 @@ def emit_campaign(
     emit = frontline(settings, "emit", str(out), "--allow-rejects", "--quiet")
     assert emit.returncode == 0, emit.stdout + emit.stderr
     return expected
+
+
+_MARKS = (
+    "SELECT kafka_topic, kafka_partition, max(version), argMax(written_at_ms, version), "
+    "argMax(messages, version), argMax(events, version), argMax(head, version) "
+    "FROM checkpoints GROUP BY kafka_topic, kafka_partition"
+)
+
+
+def checkpoint_marks(settings: Settings) -> list[tuple[Any, ...]]:
+    """Each partition's newest checkpoint row."""
+    return list(settings.clickhouse.client().execute(_MARKS))
+
+
+def cut_short_after(settings: Settings, marks: list[tuple[Any, ...]]) -> None:
+    """A crash between writes, made exact: the checkpoints after `marks` were never written,
+    the state rows were, and merges kept only the newest version of every key."""
+    client = settings.clickhouse.client()
+    client.execute("ALTER TABLE checkpoints DELETE WHERE version >= 0")
+    deadline = time.monotonic() + 60
+    pending = "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0"
+    while client.execute(pending, {"db": settings.clickhouse_database})[0][0]:
+        assert time.monotonic() < deadline, "the checkpoint deletion did not finish"
+        time.sleep(0.2)
+    client.execute(
+        "INSERT INTO checkpoints (kafka_topic, kafka_partition, version, written_at_ms, "
+        "messages, events, head) VALUES",
+        marks,
+    )
+    client.execute("OPTIMIZE TABLE counters FINAL")
+    client.execute("OPTIMIZE TABLE shifts FINAL")

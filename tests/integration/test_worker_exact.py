@@ -22,7 +22,9 @@ from streams.worker.lag import partition_lag
 from tests.integration.conftest import SharedCampaign
 from tests.integration.harness import (
     assert_counts_exact,
+    checkpoint_marks,
     count_to_the_end,
+    cut_short_after,
     emit_campaign,
     frontline,
     prepare_campaign,
@@ -168,34 +170,14 @@ def test_a_write_cut_short_before_its_checkpoint_is_rebuilt_from_kafka(
     emitted = frontline(isolated, "emit", str(first), "--allow-rejects", "--quiet")
     assert emitted.returncode == 0, emitted.stdout + emitted.stderr
     log = tmp_path / "worker.log"
-    client = isolated.clickhouse.client()
-    marks = (
-        "SELECT kafka_topic, kafka_partition, max(version), argMax(written_at_ms, version), "
-        "argMax(messages, version), argMax(events, version), argMax(head, version) "
-        "FROM checkpoints GROUP BY kafka_topic, kafka_partition"
-    )
     worker = start_worker(isolated, log, "--batch", "500", "--write-max", "500")
     try:
         wait_until_progress(isolated, len(lines) // 4)
     finally:
         stop(worker)  # cleanly: everything projected is written
-    halfway = client.execute(marks)
+    halfway = checkpoint_marks(isolated)
     count_to_the_end(isolated, log)
-    # The crash, made exact: the checkpoints after halfway were never written, the state rows
-    # were, and merges kept only the newest version of every key.
-    client.execute("ALTER TABLE checkpoints DELETE WHERE version >= 0")
-    deadline = time.monotonic() + 60
-    pending = "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0"
-    while client.execute(pending, {"db": isolated.clickhouse_database})[0][0]:
-        assert time.monotonic() < deadline, "the checkpoint deletion did not finish"
-        time.sleep(0.2)
-    client.execute(
-        "INSERT INTO checkpoints (kafka_topic, kafka_partition, version, written_at_ms, "
-        "messages, events, head) VALUES",
-        halfway,
-    )
-    client.execute("OPTIMIZE TABLE counters FINAL")
-    client.execute("OPTIMIZE TABLE shifts FINAL")
+    cut_short_after(isolated, halfway)
     store = StateStore(isolated.clickhouse)
     # Partitions not finished halfway now hold state past their checkpoint.
     assert any(store.written_past(t, p, v) for t, p, v, *_ in halfway)
