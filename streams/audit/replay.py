@@ -255,6 +255,8 @@ async def _run(
         state.only_org = plan.org_id or None
         if state.applied < p.start - 1:  # nothing replayed yet: it starts at --from
             state.applied = state.checkpoint = p.start - 1
+        else:  # resumed: a write cut short by the interruption is replayed again from Kafka
+            state = await pipeline.load_checked(state, first=p.start)
         pipeline.states[(p.topic, p.partition)] = state
         resumed_at += p.covered(state.applied)
         if state.applied + 1 < p.end:

@@ -145,8 +145,10 @@ class MessageReader(Protocol):
         self, topic: str, partition: int, offsets: Iterable[int]
     ) -> dict[int, Record]: ...
 
-    def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
-        """The partition's messages up to offset `last`, in batches, in order."""
+    def history(
+        self, topic: str, partition: int, last: int, first: int = 0
+    ) -> AsyncIterator[list[Record]]:
+        """The partition's messages from offset `first` to `last`, in batches, in order."""
         ...
 
 
@@ -742,11 +744,7 @@ class Pipeline:
                 f"load of {topic}[{partition}]",
                 lambda t=topic, p=partition: store.load(t, p),  # type: ignore[misc]
             )
-            if state.checkpoint >= 0 and await self.writer.run(
-                f"check of {topic}[{partition}]",
-                lambda s=state: store.written_past(s.topic, s.partition, s.checkpoint),  # type: ignore[misc]
-            ):
-                state = await self._rebuild(state)
+            state = await self.load_checked(state)
             if first > state.applied + 1:
                 raise PositionGapError(
                     f"{topic}[{partition}] resumes at offset {first} but ClickHouse "
@@ -758,7 +756,18 @@ class Pipeline:
             state.partitions = self.partitions(topic)
             self.states[(topic, partition)] = state
 
-    async def _rebuild(self, loaded: PartitionState) -> PartitionState:
+    async def load_checked(self, state: PartitionState, first: int = 0) -> PartitionState:
+        """`state` as loaded at its checkpoint, or projected again from Kafka (from offset
+        `first`, where its counting began) when a write past the checkpoint was cut short."""
+        store = self.store
+        if state.checkpoint >= first and await self.writer.run(
+            f"check of {state.topic}[{state.partition}]",
+            lambda: store.written_past(state.topic, state.partition, state.checkpoint),
+        ):
+            return await self._rebuild(state, first)
+        return state
+
+    async def _rebuild(self, loaded: PartitionState, first: int = 0) -> PartitionState:
         """The partition's state at its checkpoint, projected again from Kafka: a write was
         cut short after its state rows and before its checkpoint (a crash between inserts),
         and merges may have dropped the older versions a load at the checkpoint reads
@@ -778,7 +787,7 @@ class Pipeline:
         fresh = PartitionState(topic, partition, only_org=loaded.only_org)
         fresh.partitions = self.partitions(topic)
         states = {(topic, partition): fresh}
-        async for chunk in self.reader.history(topic, partition, upto):
+        async for chunk in self.reader.history(topic, partition, upto, first):
             resolved = None
             if voids := _voids(chunk):
                 resolved = await self._look_up_voided(chunk, voids, states)

@@ -72,8 +72,8 @@ class KafkaMessageReader:
         # A read wants one message, not the megabyte after it decoded into records; Kafka
         # still sends a whole record batch when it is larger than this.
         consumer = _consumer(self._settings, fetch_bytes=_READ_BYTES)
-        await consumer.start()
         try:
+            await consumer.start()
             tp = TopicPartition(topic, partition)
             consumer.assign([tp])
             # Only what Kafka says is outside the partition is gone; a fetch that returns
@@ -101,8 +101,11 @@ class KafkaMessageReader:
         finally:
             await consumer.stop()
 
-    async def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
-        """A partition's messages up to `last`, in batches (`read_range`). A Kafka outage at
+    async def history(
+        self, topic: str, partition: int, last: int, first: int = 0
+    ) -> AsyncIterator[list[Record]]:
+        """A partition's messages from `first` (or its first) to `last`, in batches
+        (`read_range`). A Kafka outage at
         its start is waited out as for `read_many`; once started, the consumer reconnects by
         itself (its fetches come back empty meanwhile)."""
         delay = 0.5
@@ -114,7 +117,9 @@ class KafkaMessageReader:
             except (TimeoutError, KafkaError) as exc:
                 await consumer.stop()
                 delay = await _pause(f"a rebuild's read of {topic}[{partition}]", exc, delay)
-        async for batch in read_range(self._settings, topic, partition, last, consumer=consumer):
+        async for batch in read_range(
+            self._settings, topic, partition, last, consumer=consumer, first=first
+        ):
             yield batch
 
 
@@ -138,6 +143,7 @@ async def read_range(
     last: int,
     batch_max: int = 5_000,
     consumer: AIOKafkaConsumer | None = None,
+    first: int = 0,
 ) -> AsyncIterator[list[Record]]:
     """A partition's messages from its first to `last` (included), in batches, in order. A
     consumer of its own outside any group, as for `KafkaMessageReader.read_many` (`consumer`:
@@ -148,7 +154,10 @@ async def read_range(
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
+        if first > 0:
+            consumer.seek(tp, first)
+        else:
+            await consumer.seek_to_beginning(tp)
         while await consumer.position(tp) <= last:
             got = await consumer.getmany(tp, timeout_ms=2000, max_records=batch_max)
             batch = [r for r in got.get(tp, []) if r.offset <= last]

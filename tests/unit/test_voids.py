@@ -149,8 +149,10 @@ class MemoryReader:
         self.reads += 1
         return {o: self.messages[o] for o in offsets}
 
-    async def history(self, topic: str, partition: int, last: int) -> AsyncIterator[list[Record]]:
-        yield [m for o, m in sorted(self.messages.items()) if o <= last]
+    async def history(
+        self, topic: str, partition: int, last: int, first: int = 0
+    ) -> AsyncIterator[list[Record]]:
+        yield [m for o, m in sorted(self.messages.items()) if first <= o <= last]
 
 
 def test_the_pipeline_finds_a_voided_event_before_or_within_the_batch() -> None:
