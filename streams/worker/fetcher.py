@@ -80,8 +80,10 @@ class BatchFetcher:
         )
         self._consumer: AIOKafkaConsumer | None = None
         self._topics = [events_topic(settings)]
-        self._listener = _Rebalance(on_revoked, self._note_log_starts)
+        self._on_revoked = on_revoked
+        self._listener = _Rebalance(self._revoked, self._note_log_starts)
         self._begins: dict[TP, int] = {}
+        self._gathering: list[Record] = []  # the batch `next_batch` is filling
 
     async def start(self) -> None:
         # aiokafka binds to the running loop: created here, not in __init__.
@@ -100,6 +102,15 @@ class BatchFetcher:
         if self._consumer is None:
             raise RuntimeError("BatchFetcher.start() first")
         return self._consumer
+
+    async def _revoked(self, revoked: set[TP]) -> None:
+        # The batch being gathered is not handed over yet: what it holds of the revoked
+        # partitions belongs to their next owner, who fetches it again from the committed
+        # offset. Kept, it would be projected and written here too (two writers of one
+        # partition), and a partition given back would come again from its committed offset
+        # behind its own copy. aiokafka calls this while `getmany` waits out the rebalance.
+        self._gathering[:] = [r for r in self._gathering if (r.topic, r.partition) not in revoked]
+        await self._on_revoked(revoked)
 
     async def _note_log_starts(self, assigned: set[TopicPartition]) -> None:
         if not assigned:
@@ -131,7 +142,7 @@ class BatchFetcher:
     async def next_batch(self) -> list[Record]:
         """The next non-empty batch, in offset order within each partition."""
         loop = asyncio.get_running_loop()
-        batch: list[Record] = []
+        batch = self._gathering = []  # emptied of revoked partitions by `_revoked`
         deadline: float | None = None
         while len(batch) < self.batch_max:
             wait = 1.0 if deadline is None else deadline - loop.time()
@@ -142,8 +153,11 @@ class BatchFetcher:
             )
             for records in got.values():
                 batch.extend(records)  # ConsumerRecords are Records
-            if batch and deadline is None:
+            if not batch:
+                deadline = None  # a rebalance took all it held
+            elif deadline is None:
                 deadline = loop.time() + self.within_s
+        self._gathering = []
         return batch
 
     async def commit_written(self, positions: Mapping[TP, int]) -> None:
