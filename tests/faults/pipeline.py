@@ -5,6 +5,7 @@ the time the pipeline took to move again)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -20,6 +21,7 @@ from events import Rejected, decode
 from projections.store import StateStore
 from streams.ingest.producer import IngestError, Producer
 from streams.settings import Settings
+from tests.integration import harness
 from tests.integration.harness import assert_counts_exact, frontline
 
 
@@ -164,9 +166,29 @@ class Load:
         return chunks + list(pending.values())
 
 
+def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A worker logging at info level: a fault's failure shows its assignments and loads."""
+    return harness.start_worker(settings, log, *args, loglevel="info")
+
+
 def progress(settings: Settings) -> int:
     """Messages covered by ClickHouse checkpoints, over all partitions."""
     return sum(v + 1 for v in StateStore(settings.clickhouse).checkpoints().values())
+
+
+def stuck(workers: Sequence[subprocess.Popen[bytes]], log: Path | None) -> str:
+    """The log's end after asking the live workers for their stacks: mode's worker writes
+    every thread's and asyncio task's stack to stderr (the log) on SIGUSR1, so a worker that
+    hangs says where."""
+    alive = [w for w in workers if w.poll() is None]
+    for w in alive:
+        w.send_signal(signal.SIGUSR1)
+    if alive:
+        time.sleep(2)
+    return log.read_text()[-_STUCK_TAIL:] if log is not None else ""
+
+
+_STUCK_TAIL = 150_000  # the task stacks take ~65 kB per worker
 
 
 def wait_until(
@@ -184,7 +206,7 @@ def wait_until(
         if dead:
             raise AssertionError(f"{what}: a worker exited ({dead[0].returncode}):\n{tail}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s\n{tail}")
+            raise AssertionError(f"{what}: not within {timeout:.0f} s\n{stuck(workers, log)}")
         time.sleep(0.2)
 
 
@@ -216,7 +238,7 @@ def recovery_after(
             return time.monotonic() - since
         time.sleep(0.1)
     raise AssertionError(
-        f"no checkpoint moved within {timeout:.0f} s of the fault's end:\n{log.read_text()[-3000:]}"
+        f"no checkpoint moved within {timeout:.0f} s of the fault's end:\n{stuck(workers, log)}"
     )
 
 

@@ -29,11 +29,12 @@ from tests.faults.pipeline import (
     recovery_after,
     sdk_sender,
     simulate,
+    start_worker,
     verdict,
     wait_until,
 )
 from tests.fixtures import load as fixtures
-from tests.integration.harness import frontline, start_worker, stop, wait_caught_up
+from tests.integration.harness import frontline, stop, wait_caught_up
 from tests.integration.ingest_helpers import read_dead_letters
 from tests.integration.servers import ThrowawayClickHouse, ThrowawayKafka, serving
 

@@ -41,11 +41,13 @@ def frontline(
     )
 
 
-def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, log: Path, *args: str, loglevel: str = "warning"
+) -> subprocess.Popen[bytes]:
     """`frontline worker` in the background, its output in `log`."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", *args],
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", loglevel, *args],
             env={**os.environ, **env_of(settings)},
             cwd=ROOT,
             stdout=out,
