@@ -36,7 +36,7 @@ from tests.faults.pipeline import (
 from tests.fixtures import load as fixtures
 from tests.integration.harness import frontline, stop, wait_caught_up
 from tests.integration.ingest_helpers import read_dead_letters
-from tests.integration.servers import ThrowawayClickHouse, ThrowawayKafka, serving
+from tests.integration.servers import ThrowawayClickHouse, own_kafka, serving
 
 CATCH_UP_S = 300
 
@@ -162,44 +162,40 @@ def test_clickhouse_stopped_under_load(
 def test_kafka_stopped_while_apps_post(
     isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
 ) -> None:
-    (tmp_path / "kafka").mkdir()
-    kafka = ThrowawayKafka(tmp_path / "kafka")
-    kafka.start()
-    settings = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
     log = tmp_path / "worker.log"
     worker = None
     store = TokenStore(tmp_path / "tokens.json")
-    try:
-        campaign = simulate(settings, tmp_path, variant.scale, seed=24)
-        orgs = {json.loads(line)["org_id"] for line in campaign.lines}
-        tokens = {org: store.create(f"device-{org}", org) for org in orgs}
-        _prepare(settings)
-        worker = start_worker(settings, log)
-        ingest = settings.model_copy(update={"ingest_rate_limit": 1000.0})
-        with serving(create_ingest_app(ingest, store)) as url:
-            send = http_sender(url, tokens)
-            load = Load(send, campaign.lines, variant.rate, by_org=True).start()
-            wait_until(
-                lambda: progress(settings) > len(campaign.lines) // 4,
-                120,
-                "progress",
-                [worker],
-                log,
-            )
-            down = time.monotonic()
-            kafka.kill()
-            time.sleep(variant.outage_s)
-            kafka.start()
-            up = time.monotonic()
-            recovery = recovery_after(settings, up, [worker], log)
-            _finish(settings, campaign, load, [worker], log)
-        assert load.failures > 0, "no request was refused while Kafka was down"
-        result = verdict(settings, campaign)
-    finally:
-        if worker is not None:
-            stop(worker)
-        kafka.kill()
-        drop_database(settings.clickhouse)
+    with own_kafka(isolated, tmp_path / "kafka") as (kafka, settings):
+        try:
+            campaign = simulate(settings, tmp_path, variant.scale, seed=24)
+            orgs = {json.loads(line)["org_id"] for line in campaign.lines}
+            tokens = {org: store.create(f"device-{org}", org) for org in orgs}
+            _prepare(settings)
+            worker = start_worker(settings, log)
+            ingest = settings.model_copy(update={"ingest_rate_limit": 1000.0})
+            with serving(create_ingest_app(ingest, store)) as url:
+                send = http_sender(url, tokens)
+                load = Load(send, campaign.lines, variant.rate, by_org=True).start()
+                wait_until(
+                    lambda: progress(settings) > len(campaign.lines) // 4,
+                    120,
+                    "progress",
+                    [worker],
+                    log,
+                )
+                down = time.monotonic()
+                kafka.kill()
+                time.sleep(variant.outage_s)
+                kafka.start()
+                up = time.monotonic()
+                recovery = recovery_after(settings, up, [worker], log)
+                _finish(settings, campaign, load, [worker], log)
+            assert load.failures > 0, "no request was refused while Kafka was down"
+            result = verdict(settings, campaign)
+        finally:
+            if worker is not None:
+                stop(worker)
+            drop_database(settings.clickhouse)
     report.append(
         Row("Kafka stopped (HTTP ingest: 503, apps retry)", load.offered_between(down, up),
             result.lost, result.double_counted, recovery)

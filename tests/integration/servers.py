@@ -27,6 +27,8 @@ from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
 from streams.http_guard import ConnectionGuard, GuardedAppRunner
+from streams.settings import Settings
+from streams.topic_admin import ensure
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -145,6 +147,21 @@ class ThrowawayKafka:
             self.process.kill()
             self.process.wait(30)
         self.process = None
+
+
+@contextmanager
+def own_kafka(settings: Settings, workdir: Path) -> Iterator[tuple[ThrowawayKafka, Settings]]:
+    """A broker of the test's own (to kill and start at will), and `settings` pointed at it,
+    its topics made; the broker is killed at the end."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    kafka = ThrowawayKafka(workdir)
+    kafka.start()
+    try:
+        own = settings.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
+        ensure(own)
+        yield kafka, own
+    finally:
+        kafka.kill()
 
 
 class ThrowawayClickHouse:

@@ -25,7 +25,7 @@ from streams.settings import Settings
 from streams.topic_admin import ensure
 from streams.topics import dead_letter_topic, events_topic
 from tests.integration.ingest_helpers import event, invalid, read_topic, scrape
-from tests.integration.servers import ThrowawayKafka, free_port, serving
+from tests.integration.servers import free_port, own_kafka, serving
 
 ORG = "org-0042"  # the org of the fixture events
 
@@ -185,11 +185,7 @@ def test_health_and_openapi(server: str) -> None:
 def test_broker_dying_during_a_request_gives_503_and_nothing_accepted(
     isolated: Settings, store: TokenStore, tmp_path: Path
 ) -> None:
-    kafka = ThrowawayKafka(tmp_path)
-    kafka.start()
-    try:
-        own = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
-        ensure(own)
+    with own_kafka(isolated, tmp_path) as (kafka, own):
         token = store.create("device-7", ORG)
         with serving(create_ingest_app(own, store)) as url:
             assert call(f"{url}/v1/events", batch(event()), token)[0] == 202
@@ -209,8 +205,6 @@ def test_broker_dying_during_a_request_gives_503_and_nothing_accepted(
             assert "Retry-After" in headers
             assert "accepted" not in reply
             assert "events" not in reply
-    finally:
-        kafka.kill()
 
 
 def test_tokens_cli_keeps_only_hashes(tmp_path: Path) -> None:

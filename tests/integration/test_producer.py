@@ -21,7 +21,7 @@ from streams.settings import Settings
 from streams.topic_admin import ensure
 from streams.topics import events_topic
 from tests.integration.ingest_helpers import event, invalid, line, read_topic
-from tests.integration.servers import ThrowawayKafka
+from tests.integration.servers import own_kafka
 
 
 def test_sends_canonical_events_keyed_by_event_id_to_its_partition(isolated: Settings) -> None:
@@ -86,24 +86,20 @@ def test_delivers_again_after_the_broker_was_down_longer_than_the_delivery_timeo
 ) -> None:
     # kafka-python 3.0.12's idempotent producer went silent for good once a batch it had sent
     # expired (streams/kafka_compat.py); seen in 2 of 3 restarts under load before the fix.
-    kafka = ThrowawayKafka(tmp_path)
-    kafka.start()
-    try:
-        own = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
-        ensure(own)
-        with Producer(own, delivery_timeout_s=3, max_block_s=3) as producer:
-            assert all(d.result() for d in [producer.send(line(event())) for _ in range(50)])
-            in_flight = [producer.send(line(event())) for _ in range(50)]
-            kafka.kill()
-            time.sleep(8)  # longer than the delivery timeout: sent batches expire
-            kafka.start()
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    producer.send(line(event())).result(timeout=5)
-                    break
-                except IngestError:
-                    assert time.monotonic() < deadline, "the producer never delivered again"
-            assert all(d.done() for d in in_flight)
-    finally:
+    with (
+        own_kafka(isolated, tmp_path) as (kafka, own),
+        Producer(own, delivery_timeout_s=3, max_block_s=3) as producer,
+    ):
+        assert all(d.result() for d in [producer.send(line(event())) for _ in range(50)])
+        in_flight = [producer.send(line(event())) for _ in range(50)]
         kafka.kill()
+        time.sleep(8)  # longer than the delivery timeout: sent batches expire
+        kafka.start()
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                producer.send(line(event())).result(timeout=5)
+                break
+            except IngestError:
+                assert time.monotonic() < deadline, "the producer never delivered again"
+        assert all(d.done() for d in in_flight)

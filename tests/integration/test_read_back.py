@@ -14,7 +14,7 @@ from streams.settings import Settings
 from streams.topic_admin import ensure
 from streams.topics import events_topic
 from streams.worker.reader import KafkaMessageReader, MessageGoneError
-from tests.integration.servers import ThrowawayKafka
+from tests.integration.servers import own_kafka
 
 
 def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
@@ -33,11 +33,7 @@ def test_reads_started_during_a_kafka_outage_wait_for_kafka(
     # Seen in CI: Kafka stopped while the worker looked up a void's target; the read failed
     # and the worker stopped, so nothing was counted after Kafka came back. A rebuild's read
     # of a partition's history (after a cut write) started the same way.
-    kafka = ThrowawayKafka(tmp_path)
-    kafka.start()
-    try:
-        own = isolated.model_copy(update={"kafka_bootstrap": kafka.bootstrap})
-        ensure(own)
+    with own_kafka(isolated, tmp_path) as (kafka, own):
         topic = events_topic(own)
         _produce(own, topic, [b"m0", b"m1", b"m2", b"m3"])
         kafka.kill()
@@ -58,8 +54,6 @@ def test_reads_started_during_a_kafka_outage_wait_for_kafka(
         found, whole = asyncio.run(across_the_outage())
         assert {offset: record.value for offset, record in found.items()} == {1: b"m1", 3: b"m3"}
         assert whole == [b"m0", b"m1", b"m2", b"m3"]
-    finally:
-        kafka.kill()
 
 
 def test_an_offset_not_in_kafka_is_named(isolated: Settings) -> None:
