@@ -55,6 +55,7 @@ ENV = {
     "worker_metrics_port": "FRONTLINE_WORKER_METRICS_PORT",
     "log_format": "FRONTLINE_LOG_FORMAT",
     "startup_timeout": "FRONTLINE_STARTUP_TIMEOUT",
+    "worker_stall_s": "FRONTLINE_WORKER_STALL_S",
     "ingest_dead_letter_budget": "FRONTLINE_INGEST_DEAD_LETTER_BUDGET",
     "http_max_connections": "FRONTLINE_HTTP_MAX_CONNECTIONS",
     "http_max_connections_per_client": "FRONTLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT",
@@ -149,6 +150,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # Start-up steps retry a Kafka or ClickHouse that is still starting for this long (seconds).
     startup_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # A worker that writes no batch this long while work waits logs where it waits (0: never).
+    worker_stall_s: Annotated[float, Field(ge=0, le=86_400)] = 120.0
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -305,6 +308,7 @@ class Settings(BaseSettings):
             ENV["worker_metrics_port"]: str(self.worker_metrics_port),
             ENV["log_format"]: self.log_format,
             ENV["startup_timeout"]: f"{self.startup_timeout:g}",
+            ENV["worker_stall_s"]: f"{self.worker_stall_s:g}",
         }
 
 

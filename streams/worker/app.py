@@ -34,6 +34,7 @@ from streams.topics import dead_letter_topic, worker_group
 from streams.worker.fetcher import TP, BatchFetcher
 from streams.worker.pipeline import BatchLostError, Pipeline, tune_gc
 from streams.worker.reader import KafkaMessageReader
+from streams.worker.stall import watch
 
 log = logging.getLogger("frontline.worker")
 
@@ -226,6 +227,18 @@ def create_worker_app(
             await runner.cleanup()
             return
         log.info("metrics on http://%s:%d/metrics", settings.http_host, port)
+
+    def waiting() -> str | None:
+        handed, done = handoff.handed, pipeline.batches_done
+        if handed > done:
+            return f"batch {done + 1} of {handed} handed over is not written"
+        behind = fetcher.behind(lambda tp: s.checkpoint if (s := pipeline.states.get(tp)) else None)
+        return f"{behind:,} message(s) wait in Kafka past the checkpoints" if behind else None
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def watch_for_stalls() -> None:
+        if settings.worker_stall_s:
+            await watch(settings.worker_stall_s, lambda: pipeline.batches_done, waiting)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def fetch_batches() -> None:

@@ -132,6 +132,18 @@ class BatchFetcher:
         end = self.consumer.highwater(partition)
         return self._begins.get(tp, 0), 0 if end is None else int(end)
 
+    def behind(self, written: Callable[[TP], int | None]) -> int:
+        """Messages in Kafka past the last written offset (`written`, None: not known yet),
+        over the partitions assigned here."""
+        if self._consumer is None:
+            return 0
+        total = 0
+        for tp in self._consumer.assignment():
+            last, end = written((tp.topic, tp.partition)), self._consumer.highwater(tp)
+            if last is not None and end is not None:
+                total += max(0, end - (last + 1))
+        return total
+
     def partition_count(self, topic: str) -> int:
         """How many partitions `topic` has, from the consumer's metadata."""
         partitions = self.consumer.partitions_for_topic(topic)

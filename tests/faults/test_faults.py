@@ -125,6 +125,7 @@ def test_clickhouse_stopped_under_load(
         update={
             "clickhouse_url": clickhouse.url,
             "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
+            "worker_stall_s": 2.0,  # the outage outlasts it: the worker says where it waits
         }
     )
     log = tmp_path / "worker.log"
@@ -147,7 +148,12 @@ def test_clickhouse_stopped_under_load(
         recovery = recovery_after(settings, up, [worker], log)
         _finish(settings, campaign, load, [worker], log)
         close()
-        assert "consumption paused" in log.read_text()
+        written = log.read_text()
+        assert "consumption paused" in written
+        stalled = written[written.index("no batch written for") :]
+        assert "handed over is not written" in stalled.splitlines()[0]
+        assert "in _write" in stalled, "the stall report lacks the write's stack"
+        assert "the worker moves again" in stalled
         result = verdict(settings, campaign)
     finally:
         if worker is not None:
