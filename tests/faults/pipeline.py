@@ -5,7 +5,6 @@ the time the pipeline took to move again)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from projections.store import StateStore
 from streams.ingest.producer import IngestError, Producer
 from streams.settings import Settings
 from tests.integration import harness
-from tests.integration.harness import assert_counts_exact, frontline
+from tests.integration.harness import assert_counts_exact, frontline, stuck
 
 
 @dataclass
@@ -174,21 +173,6 @@ def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen[
 def progress(settings: Settings) -> int:
     """Messages covered by ClickHouse checkpoints, over all partitions."""
     return sum(v + 1 for v in StateStore(settings.clickhouse).checkpoints().values())
-
-
-def stuck(workers: Sequence[subprocess.Popen[bytes]], log: Path | None) -> str:
-    """The log's end after asking the live workers for their stacks: mode's worker writes
-    every thread's and asyncio task's stack to stderr (the log) on SIGUSR1, so a worker that
-    hangs says where."""
-    alive = [w for w in workers if w.poll() is None]
-    for w in alive:
-        w.send_signal(signal.SIGUSR1)
-    if alive:
-        time.sleep(2)
-    return log.read_text()[-_STUCK_TAIL:] if log is not None else ""
-
-
-_STUCK_TAIL = 150_000  # the task stacks take ~65 kB per worker
 
 
 def wait_until(

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,21 @@ def count_to_the_end(settings: Settings, log: Path, timeout: float = 300) -> Non
         stop(worker)
 
 
+def stuck(workers: Sequence[subprocess.Popen[bytes]], log: Path | None) -> str:
+    """The log's end after asking the live workers for their stacks: mode's worker writes
+    every thread's and asyncio task's stack to stderr (the log) on SIGUSR1, so a worker that
+    hangs says where."""
+    alive = [w for w in workers if w.poll() is None]
+    for w in alive:
+        w.send_signal(signal.SIGUSR1)
+    if alive:
+        time.sleep(2)
+    return log.read_text()[-_STUCK_TAIL:] if log is not None else ""
+
+
+_STUCK_TAIL = 150_000  # the task stacks take ~65 kB per worker
+
+
 def wait_caught_up(
     settings: Settings, workers: Iterable[subprocess.Popen[bytes]], log: Path, timeout: float = 300
 ) -> None:
@@ -93,7 +108,7 @@ def wait_caught_up(
         if time.monotonic() > deadline:
             behind = sum(r.lag for r in lags)
             raise AssertionError(
-                f"not caught up after {timeout}s ({behind} behind):\n{log.read_text()[-3000:]}"
+                f"not caught up after {timeout}s ({behind} behind):\n{stuck(procs, log)}"
             )
         time.sleep(0.5)
 
