@@ -32,6 +32,7 @@ from projections.replays import (
     write_plan,
 )
 from projections.store import StateStore
+from streams.audit import REPLAY_WRITE_MAX
 from streams.kafka_security import aiokafka_options, kafka_python_options
 from streams.settings import ENV, ConfigError, Settings, check_kafka_reachable
 from streams.topics import events_topic
@@ -182,7 +183,7 @@ def replay(
     on_plan: Callable[[ReplayPlan, bool], None] = lambda plan, resumed: None,
     *,
     batch_max: int = 5000,
-    write_max: int = 20_000,
+    write_max: int = REPLAY_WRITE_MAX,
     processes: int = 1,
 ) -> ReplayResult:
     """Run (or resume) a replay to the end of its plan; with `processes` > 1, its partitions

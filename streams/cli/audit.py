@@ -13,6 +13,7 @@ import click
 from tqdm import tqdm
 
 from events import EVENT_TYPES, SHANGHAI
+from streams.audit import REPLAY_WRITE_MAX
 from streams.audit.export import FORMATS, ExportRequest, export, manifest_digest
 from streams.audit.export import check as check_export
 from streams.audit.trace import METRICS, trace
@@ -88,7 +89,7 @@ def _show_plan(plan: ReplayPlan, resumed: bool) -> None:
     help="replay the partitions in this many processes (one per core to spare)",
 )
 @batch_option
-@write_max_option
+@write_max_option(REPLAY_WRITE_MAX)
 def replay_cmd(
     into: str,
     from_ms: int,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from projections import migrate as migrations
 from streams.cli import main, settings
 from streams.logs import logging_config
 from streams.settings import Settings, check_clickhouse_reachable
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The pipeline's batch sizes: the worker's, and a replay's (it runs the same pipeline).
 batch_option = click.option(
@@ -17,13 +22,20 @@ batch_option = click.option(
     show_default=True,
     help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
 )
-write_max_option = click.option(
-    "--write-max",
-    type=click.IntRange(1, 1_000_000),
-    default=20_000,
-    show_default=True,
-    help="catching up, write the rows of consecutive batches together, up to this many messages",
-)
+# The worker's default keeps a catch-up's checkpoints frequent and its memory low; a replay,
+# which no dashboard waits on, writes more at once (streams.audit.REPLAY_WRITE_MAX).
+WORKER_WRITE_MAX = 20_000
+
+
+def write_max_option(default: int = WORKER_WRITE_MAX) -> Callable[[F], F]:
+    return click.option(
+        "--write-max",
+        type=click.IntRange(1, 1_000_000),
+        default=default,
+        show_default=True,
+        help="catching up, write the rows of consecutive batches together, up to this many "
+        "messages (larger: less ClickHouse CPU, more memory)",
+    )
 
 
 @main.command("migrate")
@@ -76,7 +88,7 @@ def _refuse_while_workers_run(s: Settings, views: list[str]) -> None:
 @main.command("worker")
 @batch_option
 @click.option("--within", type=float, default=0.2, show_default=True, help="max seconds per batch")
-@write_max_option
+@write_max_option()
 @click.option(
     "--metrics-port",
     type=click.IntRange(0, 65_535),

@@ -24,3 +24,16 @@ def test_an_explicit_offset_is_kept() -> None:
 def test_a_wrong_time_names_the_expected_form() -> None:
     with pytest.raises(click.BadParameter, match="2022-04-01T08:00"):
         Instant().convert("April 1st", None, None)
+
+
+def test_a_replay_writes_more_at_once_than_the_worker() -> None:
+    # Parsed, not run: what each command does without --write-max.
+    from streams.audit import REPLAY_WRITE_MAX
+    from streams.cli import main
+    from streams.cli.pipeline import WORKER_WRITE_MAX
+
+    def default(command: str) -> object:
+        cmd = main.commands[command]
+        return next(p.default for p in cmd.params if p.name == "write_max")
+
+    assert default("replay") == REPLAY_WRITE_MAX > WORKER_WRITE_MAX == default("worker")
