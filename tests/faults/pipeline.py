@@ -227,6 +227,34 @@ def recovery_after(
 
 
 @dataclass(frozen=True)
+class Outage:
+    down: float  # monotonic times: the server stopped, and started again
+    up: float
+    recovery_s: float  # from `up` until a checkpoint moved
+
+
+def outage(
+    settings: Settings,
+    campaign: Campaign,
+    outage_s: float,
+    workers: Sequence[subprocess.Popen[bytes]],
+    log: Path,
+    stop: Callable[[], object],
+    start: Callable[[], object],
+) -> Outage:
+    """A server down for `outage_s` once a quarter of the campaign counts, then up again; when
+    it went down and up, and how long the pipeline took to count again."""
+    quarter = len(campaign.lines) // 4
+    wait_until(lambda: progress(settings) > quarter, 120, "progress", workers, log)
+    down = time.monotonic()
+    stop()
+    time.sleep(outage_s)
+    start()
+    up = time.monotonic()
+    return Outage(down, up, recovery_after(settings, up, workers, log))
+
+
+@dataclass(frozen=True)
 class Verdict:
     lost: int
     double_counted: int

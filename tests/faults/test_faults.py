@@ -25,6 +25,7 @@ from tests.faults.pipeline import (
     Campaign,
     Load,
     http_sender,
+    outage,
     progress,
     recovery_after,
     sdk_sender,
@@ -137,15 +138,9 @@ def test_clickhouse_stopped_under_load(
         worker = start_worker(settings, log)
         send, close = sdk_sender(settings)
         load = Load(send, campaign.lines, variant.rate).start()
-        wait_until(
-            lambda: progress(settings) > len(campaign.lines) // 4, 120, "progress", [worker], log
+        out = outage(
+            settings, campaign, variant.outage_s, [worker], log, clickhouse.stop, clickhouse.start
         )
-        down = time.monotonic()
-        clickhouse.stop()
-        time.sleep(variant.outage_s)
-        clickhouse.start()
-        up = time.monotonic()
-        recovery = recovery_after(settings, up, [worker], log)
         _finish(settings, campaign, load, [worker], log)
         close()
         written = log.read_text()
@@ -160,8 +155,8 @@ def test_clickhouse_stopped_under_load(
             stop(worker)
         clickhouse.stop()
     report.append(
-        Row("ClickHouse stopped (steady load)", load.offered_between(down, up), result.lost,
-            result.double_counted, recovery)
+        Row("ClickHouse stopped (steady load)", load.offered_between(out.down, out.up),
+            result.lost, result.double_counted, out.recovery_s)
     )  # fmt: skip
 
 
@@ -182,19 +177,9 @@ def test_kafka_stopped_while_apps_post(
             with serving(create_ingest_app(ingest, store)) as url:
                 send = http_sender(url, tokens)
                 load = Load(send, campaign.lines, variant.rate, by_org=True).start()
-                wait_until(
-                    lambda: progress(settings) > len(campaign.lines) // 4,
-                    120,
-                    "progress",
-                    [worker],
-                    log,
+                out = outage(
+                    settings, campaign, variant.outage_s, [worker], log, kafka.kill, kafka.start
                 )
-                down = time.monotonic()
-                kafka.kill()
-                time.sleep(variant.outage_s)
-                kafka.start()
-                up = time.monotonic()
-                recovery = recovery_after(settings, up, [worker], log)
                 _finish(settings, campaign, load, [worker], log)
             assert load.failures > 0, "no request was refused while Kafka was down"
             result = verdict(settings, campaign)
@@ -203,8 +188,9 @@ def test_kafka_stopped_while_apps_post(
                 stop(worker)
             drop_database(settings.clickhouse)
     report.append(
-        Row("Kafka stopped (HTTP ingest: 503, apps retry)", load.offered_between(down, up),
-            result.lost, result.double_counted, recovery)
+        Row("Kafka stopped (HTTP ingest: 503, apps retry)",
+            load.offered_between(out.down, out.up), result.lost, result.double_counted,
+            out.recovery_s)
     )  # fmt: skip
 
 
