@@ -11,6 +11,7 @@ from projections import migrate as migrations
 from streams.cli import main, settings
 from streams.logs import logging_config
 from streams.settings import Settings, check_clickhouse_reachable
+from streams.worker import WORKER_WRITE_MAX
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,9 +23,6 @@ batch_option = click.option(
     show_default=True,
     help="max messages per micro-batch (larger: fewer ClickHouse parts, more memory)",
 )
-# The worker's default keeps a catch-up's checkpoints frequent and its memory low; a replay,
-# which no dashboard waits on, writes more at once (streams.audit.REPLAY_WRITE_MAX).
-WORKER_WRITE_MAX = 20_000
 
 
 def write_max_option(default: int = WORKER_WRITE_MAX) -> Callable[[F], F]:

@@ -31,6 +31,7 @@ from streams.kafka_security import faust_credentials
 from streams.metrics import WorkerMetrics, serve_metrics
 from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
+from streams.worker import WORKER_WRITE_MAX
 from streams.worker.fetcher import TP, BatchFetcher
 from streams.worker.pipeline import BatchLostError, Pipeline, tune_gc
 from streams.worker.reader import KafkaMessageReader
@@ -157,7 +158,7 @@ def create_worker_app(
     *,
     batch_max: int = 5000,
     batch_within_s: float = 0.2,
-    write_max: int = 20_000,
+    write_max: int = WORKER_WRITE_MAX,
     metrics_port: int | None = None,
 ) -> faust.App:
     """The Faust app of one deployment; its id (= consumer group) carries the topic prefix."""

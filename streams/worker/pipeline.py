@@ -59,6 +59,7 @@ from projections.projection import (
 from projections.routing import keys_in_place
 from streams.dead_letters import dead_letter
 from streams.metrics import DELAY_SAMPLE, WorkerMetrics
+from streams.worker import WORKER_WRITE_MAX
 
 log = logging.getLogger("frontline.worker")
 # A void's type in its JSON: a batch without it has no void, and needs no look-up.
@@ -476,7 +477,7 @@ class Pipeline:
     sink: DeadLetterSink
     # While the next batch is already fetched, the rows of consecutive batches are written
     # together, up to this many messages (docs/architecture.md, "Flow of one event").
-    write_max: int = 20_000
+    write_max: int = WORKER_WRITE_MAX
     # How many partitions a topic has (the fetcher's metadata): where an event_id belongs.
     partitions: Callable[[str], int] = lambda topic: 1
     # Kafka's log start and end offsets of a partition, as last seen (for metrics).

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import click
 import pytest
 
+from streams.audit import REPLAY_WRITE_MAX
+from streams.cli import load_all, main
 from streams.cli.audit import Instant
+from streams.worker import WORKER_WRITE_MAX
 
 
 def test_a_time_without_offset_is_asia_shanghai() -> None:
@@ -28,9 +31,7 @@ def test_a_wrong_time_names_the_expected_form() -> None:
 
 def test_a_replay_writes_more_at_once_than_the_worker() -> None:
     # Parsed, not run: what each command does without --write-max.
-    from streams.audit import REPLAY_WRITE_MAX
-    from streams.cli import main
-    from streams.cli.pipeline import WORKER_WRITE_MAX
+    load_all()
 
     def default(command: str) -> object:
         cmd = main.commands[command]
