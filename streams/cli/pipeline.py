@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -109,6 +110,12 @@ def worker(
 
     s = settings()
     click.echo(prepare(s))
+    # `main` silenced the Kafka client for one-shot commands; a worker's log is where an
+    # operator looks when its counts stand still, so the client's warnings and errors (a fetch
+    # that failed, a lost group coordinator) belong there.
+    kafka_log = logging.getLogger("aiokafka")
+    if kafka_log.level > logging.WARNING:
+        kafka_log.setLevel(logging.WARNING)
     app = create_worker_app(
         s, batch_max=batch, batch_within_s=within, write_max=write_max, metrics_port=metrics_port
     )

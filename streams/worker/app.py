@@ -234,7 +234,10 @@ def create_worker_app(
         if handed > done:
             return f"batch {done + 1} of {handed} handed over is not written"
         behind = fetcher.behind(lambda tp: s.checkpoint if (s := pipeline.states.get(tp)) else None)
-        return f"{behind:,} message(s) wait in Kafka past the checkpoints" if behind else None
+        if behind:
+            return f"{behind:,} message(s) wait in Kafka past the checkpoints"
+        unanswered = fetcher.unanswered()
+        return f"no fetch of {unanswered} assigned partition(s) answered" if unanswered else None
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def watch_for_stalls() -> None:
@@ -253,6 +256,8 @@ def create_worker_app(
                 if messages:
                     await batches.send(value=(handoff.next(), messages))
         finally:
+            # Stopping: a rebalance must not wait for the batches handed to the agent.
+            await pipeline.close()
             await fetcher.stop()
 
     @app.agent(batches, concurrency=1)  # type: ignore[arg-type]  # Stream vs StreamT
@@ -260,36 +265,40 @@ def create_worker_app(
         stream: faust.Stream[tuple[int, list[Record]]],
     ) -> AsyncIterator[None]:
         last_report = time.monotonic()
-        async for seq, messages in stream:
-            try:
-                # Another batch handed over already: catching up, its rows can join this write.
-                await pipeline.handle(seq, messages, partial(handoff.ahead_of, seq))
-            except Exception as exc:
-                # Never go on past a batch that was not fully projected and written: stop the
-                # whole worker, loudly, with nothing committed beyond the last checkpoint.
-                # Faust would restart the agent and the rest of the batch would be skipped.
-                await pipeline.fail(exc)
-                log.critical(
-                    "projection stopped at batch %d: %s: %s. Nothing past the last ClickHouse "
-                    "checkpoint is committed; a restarted worker resumes from there.",
-                    seq,
-                    type(exc).__name__,
-                    exc,
-                )
-                await app.crash(exc)
-                return
-            if time.monotonic() - last_report > 10:
-                t = pipeline.totals
-                log.info(
-                    "projected: %d accepted, %d duplicates, %d conflicts, %d redelivered, "
-                    "%d rejected",
-                    t.accepted,
-                    t.duplicates,
-                    t.conflicts,
-                    t.redelivered,
-                    t.rejected,
-                )
-                last_report = time.monotonic()
-            yield None
+        try:
+            async for seq, messages in stream:
+                try:
+                    # Another batch handed over already: catching up, its rows can join this write.
+                    await pipeline.handle(seq, messages, partial(handoff.ahead_of, seq))
+                except Exception as exc:
+                    # Never go on past a batch that was not fully projected and written: stop the
+                    # whole worker, loudly, with nothing committed beyond the last checkpoint.
+                    # Faust would restart the agent and the rest of the batch would be skipped.
+                    await pipeline.fail(exc)
+                    log.critical(
+                        "projection stopped at batch %d: %s: %s. Nothing past the last ClickHouse "
+                        "checkpoint is committed; a restarted worker resumes from there.",
+                        seq,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    await app.crash(exc)
+                    return
+                if time.monotonic() - last_report > 10:
+                    t = pipeline.totals
+                    log.info(
+                        "projected: %d accepted, %d duplicates, %d conflicts, %d redelivered, "
+                        "%d rejected",
+                        t.accepted,
+                        t.duplicates,
+                        t.conflicts,
+                        t.redelivered,
+                        t.rejected,
+                    )
+                    last_report = time.monotonic()
+                yield None
+        finally:
+            # The agent stops with the worker: batches handed over are no longer projected.
+            await pipeline.close()
 
     return app

@@ -41,6 +41,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
         self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            log.info("%d event partition(s) revoked: finishing their writes", len(revoked))
         await self._on_revoked({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -143,6 +145,14 @@ class BatchFetcher:
             if last is not None and end is not None:
                 total += max(0, end - (last + 1))
         return total
+
+    def unanswered(self) -> int:
+        """Assigned partitions no fetch has answered yet (Kafka's answer, records or none,
+        carries the high watermark): the stall watch's view of a fetch that hangs before any
+        of their state is loaded, where `behind` cannot see."""
+        if self._consumer is None:
+            return 0
+        return sum(1 for tp in self._consumer.assignment() if self._consumer.highwater(tp) is None)
 
     def partition_count(self, topic: str) -> int:
         """How many partitions `topic` has, from the consumer's metadata."""

@@ -367,10 +367,16 @@ class OrderedWriter:
         await asyncio.sleep(0)
 
     async def join(self) -> None:
-        """Wait for the write in flight, if any (raises what failed it)."""
-        if self._task is not None:
-            task, self._task = self._task, None
-            await task
+        """Wait for the write in flight, if any (raises what failed it). Shielded: a waiter
+        cancelled (the agent, when the worker stops) leaves the write going, for `drain`."""
+        task = self._task
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)
+        finally:
+            if task.done() and self._task is task:
+                self._task = None
 
     async def run(self, what: str, fn: Callable[[], T]) -> T:
         """Blocking store I/O in the writer's thread; transient errors are retried with
@@ -493,6 +499,7 @@ class Pipeline:
     totals: BatchStats = field(default_factory=BatchStats)
     batches_done: int = 0  # batches projected and written, in order
     failed: BaseException | None = None  # set once projection stopped for good
+    closing: bool = False  # the worker stops: its agent takes no more batches
     pending: Pending = field(default_factory=Pending)
     _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
     _writer: OrderedWriter | None = None
@@ -689,12 +696,23 @@ class Pipeline:
             self.states.pop(tp, None)
 
     async def drain(self, batches: int) -> None:
-        """Wait until the first `batches` batches are written (or the projection failed: then
-        the worker is stopping and nothing more will be written)."""
+        """Wait until the first `batches` batches are written. Once the projection failed,
+        nothing more will be written; once the worker is closing, its agent takes no more
+        batches: then only the write in flight is waited for, so that no write of these
+        partitions lands after they went to another worker."""
         async with self._progress:
             await self._progress.wait_for(
-                lambda: self.batches_done >= batches or self.failed is not None
+                lambda: self.batches_done >= batches or self.failed is not None or self.closing
             )
+        if self.closing and self.failed is None:
+            await self.writer.join()
+
+    async def close(self) -> None:
+        """The worker stops: wakes a rebalance waiting in `drain` for batches that the stopped
+        agent will never project (it would hold the stop, and the group, until killed)."""
+        async with self._progress:
+            self.closing = True
+            self._progress.notify_all()
 
     async def fail(self, exc: BaseException) -> None:
         """Record that projection stopped for good; wakes anyone draining."""

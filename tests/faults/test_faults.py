@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
 from events.examples import EXAMPLES
 from events.routing import partition_for
@@ -19,7 +21,7 @@ from projections.database import create_database, drop_database
 from streams.ingest.http import create_ingest_app
 from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
-from streams.topics import dead_letter_topic, events_topic
+from streams.topics import dead_letter_topic, events_topic, worker_group
 from tests.faults.conftest import Row, Variant
 from tests.faults.pipeline import (
     Campaign,
@@ -35,7 +37,7 @@ from tests.faults.pipeline import (
     wait_until,
 )
 from tests.fixtures import load as fixtures
-from tests.integration.harness import frontline, stop, wait_caught_up
+from tests.integration.harness import frontline, stop, stuck, wait_caught_up
 from tests.integration.ingest_helpers import read_dead_letters
 from tests.integration.servers import ThrowawayClickHouse, own_kafka, serving
 
@@ -182,6 +184,8 @@ def test_kafka_stopped_while_apps_post(
                 )
                 _finish(settings, campaign, load, [worker], log)
             assert load.failures > 0, "no request was refused while Kafka was down"
+            # The worker's log carries its Kafka client's errors (silenced before 2026-12-03).
+            assert "Unable connect to node" in log.read_text()
             result = verdict(settings, campaign)
         finally:
             if worker is not None:
@@ -225,6 +229,81 @@ def test_rebalance_a_worker_joins_then_one_leaves(
         Row("rebalance: a worker joins, one leaves", load.offered_between(joined, left),
             result.lost, result.double_counted, recovery)
     )  # fmt: skip
+
+
+def test_a_worker_stopped_while_a_rebalance_waits_for_its_write_exits_by_itself(
+    isolated: Settings, tmp_path: Path
+) -> None:
+    # Seen while chasing CI stop 24: a worker stopped during a rebalance waited in its revoke
+    # for batches its stopped agent would never project, until it was killed; the group's
+    # rebalance waited on it meanwhile. ClickHouse down holds the revoke open long enough.
+    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse", [isolated.clickhouse_database])
+    clickhouse.start()
+    settings = isolated.model_copy(
+        update={
+            "clickhouse_url": clickhouse.url,
+            "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
+        }
+    )
+    log = tmp_path / "worker.log"
+    worker = joining = None
+    try:
+        create_database(settings.clickhouse)
+        campaign = simulate(settings, tmp_path, "0.002", seed=28)
+        _prepare(settings)
+        send, close = sdk_sender(settings)
+        Load(send, campaign.lines, 100_000, batch=500).start().join()  # a backlog to catch up
+        close()
+        worker = start_worker(settings, log, "--batch", "500", "--write-max", "500")
+        wait_until(lambda: progress(settings) > 0, 120, "progress", [worker], log)
+        clickhouse.stop()  # the write in flight waits; the next batches are handed over
+        joining = _GroupMember(settings)  # a rebalance: the worker's revoke waits to finish
+        wait_until(lambda: "revoked: finishing their writes" in log.read_text(), 60, "revoke",
+                   [worker], log)  # fmt: skip
+        worker.send_signal(signal.SIGTERM)
+        clickhouse.start()
+        try:
+            code = worker.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the stopped worker hangs:\n{stuck([worker], log)}") from None
+        assert code == 0, log.read_text()[-3000:]
+        joining.close()
+        joining = None
+        worker = start_worker(settings, log)  # the rest is counted, exactly
+        wait_caught_up(settings, [worker], log, timeout=CATCH_UP_S)
+        verdict(settings, campaign)
+    finally:
+        if joining is not None:
+            joining.close()
+        if worker is not None:
+            stop(worker)
+        clickhouse.stop()
+
+
+class _GroupMember:
+    """A consumer of the worker group polling in a thread of its own: it joins the group and
+    stays, as a second worker would, without needing ClickHouse."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._consumer = KafkaConsumer(
+            events_topic(settings),
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=worker_group(settings),
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            self._consumer.poll(timeout_ms=200)
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(30)
+        self._consumer.close()
 
 
 def test_five_fold_duplicate_flood(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,41 @@ def test_drain_waits_for_the_writes_and_a_failure_releases_it() -> None:
         await asyncio.wait_for(stuck, 1)
 
     _run(run())
+
+
+@dataclass
+class GatedStore(MemoryStore):
+    """Its writes wait until `gate` is set, as a slow ClickHouse would."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def write(self, *args: object, **kwargs: object) -> None:
+        self.gate.wait(5)
+        super().write(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_stopping_worker_drains_only_the_write_in_flight() -> None:
+    # Seen in the rebalance fault test: a worker stopped while a rebalance's revoke waited in
+    # `drain` for batches already handed to its agent hung until it was killed, because the
+    # stopped agent never projects them; the rebalance waited on it meanwhile.
+    store = GatedStore()
+
+    async def run() -> None:
+        pipeline = Pipeline(store, MemorySink())
+        await pipeline.handle(1, _batch(0, 10), lambda: False)  # its write is in flight
+        agent = asyncio.ensure_future(pipeline.handle(2, _batch(10, 10), lambda: False))
+        drained = asyncio.ensure_future(pipeline.drain(3))  # batch 3 handed over, never taken
+        await asyncio.sleep(0.05)
+        agent.cancel()  # the worker stops: Faust cancels its agent mid-batch
+        await pipeline.close()
+        await asyncio.sleep(0.05)
+        assert not drained.done(), "the write in flight must land before the partitions go"
+        store.gate.set()
+        await asyncio.wait_for(drained, 2)
+        assert pipeline.batches_done == 1
+
+    _run(run())
+    assert store.writes == [(10, 0, [("t", 0, 9)])]
 
 
 def test_a_write_that_lands_after_its_partition_moved_away_is_not_an_error() -> None:
