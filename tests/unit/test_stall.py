@@ -43,8 +43,8 @@ class _Consumer:
 
 
 def test_partitions_no_fetch_answered_are_waiting_work() -> None:
-    # CI, stop 24: a worker given all partitions by a rebalance fetched nothing for 300 s and
-    # its stall watch said nothing: no state was loaded, so no messages counted as waiting.
+    # A fetch Kafka never answers, before any partition's state is loaded: `behind` sees no
+    # messages waiting, so without this the stall watch would stay silent.
     fetcher = BatchFetcher(Settings(), batch_max=10, within_s=0.1, on_revoked=_nothing)
     assert fetcher.unanswered() == 0  # not started
     a, b = TopicPartition("events", 0), TopicPartition("events", 1)
