@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from events.examples import EXAMPLES
 from events.routing import partition_for
-from projections.database import create_database, drop_database
+from projections.database import drop_database
 from streams.ingest.http import create_ingest_app
 from streams.ingest.tokens import TokenStore
 from streams.settings import Settings
@@ -39,7 +39,7 @@ from tests.faults.pipeline import (
 from tests.fixtures import load as fixtures
 from tests.integration.harness import frontline, stop, stuck, wait_caught_up
 from tests.integration.ingest_helpers import read_dead_letters
-from tests.integration.servers import ThrowawayClickHouse, own_kafka, serving
+from tests.integration.servers import own_clickhouse, own_kafka, serving
 
 CATCH_UP_S = 300
 
@@ -122,40 +122,35 @@ def test_worker_kill_9_during_catch_up(
 def test_clickhouse_stopped_under_load(
     isolated: Settings, tmp_path: Path, variant: Variant, report: list[Row]
 ) -> None:
-    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse", [isolated.clickhouse_database])
-    clickhouse.start()
-    settings = isolated.model_copy(
-        update={
-            "clickhouse_url": clickhouse.url,
-            "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
-            "worker_stall_s": 2.0,  # the outage outlasts it: the worker says where it waits
-        }
-    )
     log = tmp_path / "worker.log"
     worker = None
-    try:
-        create_database(settings.clickhouse)
-        campaign = simulate(settings, tmp_path, variant.scale, seed=23)
-        _prepare(settings)
-        worker = start_worker(settings, log)
-        send, close = sdk_sender(settings)
-        load = Load(send, campaign.lines, variant.rate).start()
-        out = outage(
-            settings, campaign, variant.outage_s, [worker], log, clickhouse.stop, clickhouse.start
-        )
-        _finish(settings, campaign, load, [worker], log)
-        close()
-        written = log.read_text()
-        assert "consumption paused" in written
-        stalled = written[written.index("no batch written for") :]
-        assert "handed over is not written" in stalled.splitlines()[0]
-        assert "in _write" in stalled, "the stall report lacks the write's stack"
-        assert "the worker moves again" in stalled
-        result = verdict(settings, campaign)
-    finally:
-        if worker is not None:
-            stop(worker)
-        clickhouse.stop()
+    # worker_stall_s: the outage outlasts it, so the worker says where it waits.
+    with own_clickhouse(isolated, tmp_path / "clickhouse", worker_stall_s=2.0) as (
+        clickhouse,
+        settings,
+    ):
+        try:
+            campaign = simulate(settings, tmp_path, variant.scale, seed=23)
+            _prepare(settings)
+            worker = start_worker(settings, log)
+            send, close = sdk_sender(settings)
+            load = Load(send, campaign.lines, variant.rate).start()
+            out = outage(
+                settings, campaign, variant.outage_s, [worker], log, clickhouse.stop,
+                clickhouse.start,
+            )  # fmt: skip
+            _finish(settings, campaign, load, [worker], log)
+            close()
+            written = log.read_text()
+            assert "consumption paused" in written
+            stalled = written[written.index("no batch written for") :]
+            assert "handed over is not written" in stalled.splitlines()[0]
+            assert "in _write" in stalled, "the stall report lacks the write's stack"
+            assert "the worker moves again" in stalled
+            result = verdict(settings, campaign)
+        finally:
+            if worker is not None:
+                stop(worker)
     report.append(
         Row("ClickHouse stopped (steady load)", load.offered_between(out.down, out.up),
             result.lost, result.double_counted, out.recovery_s)
@@ -254,47 +249,38 @@ def test_a_worker_stopped_while_a_rebalance_waits_for_its_write_exits_by_itself(
     # Seen while chasing CI stop 24: a worker stopped during a rebalance waited in its revoke
     # for batches its stopped agent would never project, until it was killed; the group's
     # rebalance waited on it meanwhile. ClickHouse down holds the revoke open long enough.
-    clickhouse = ThrowawayClickHouse(tmp_path / "clickhouse", [isolated.clickhouse_database])
-    clickhouse.start()
-    settings = isolated.model_copy(
-        update={
-            "clickhouse_url": clickhouse.url,
-            "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
-        }
-    )
     log = tmp_path / "worker.log"
     worker = joining = None
-    try:
-        create_database(settings.clickhouse)
-        campaign = simulate(settings, tmp_path, "0.002", seed=28)
-        _prepare(settings)
-        send, close = sdk_sender(settings)
-        Load(send, campaign.lines, 100_000, batch=500).start().join()  # a backlog to catch up
-        close()
-        worker = start_worker(settings, log, "--batch", "500", "--write-max", "500")
-        wait_until(lambda: progress(settings) > 0, 120, "progress", [worker], log)
-        clickhouse.stop()  # the write in flight waits; the next batches are handed over
-        joining = _GroupMember(settings)  # a rebalance: the worker's revoke waits to finish
-        wait_until(lambda: "revoked: finishing their writes" in log.read_text(), 60, "revoke",
-                   [worker], log)  # fmt: skip
-        worker.send_signal(signal.SIGTERM)
-        clickhouse.start()
+    with own_clickhouse(isolated, tmp_path / "clickhouse") as (clickhouse, settings):
         try:
-            code = worker.wait(60)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the stopped worker hangs:\n{stuck([worker], log)}") from None
-        assert code == 0, log.read_text()[-3000:]
-        joining.close()
-        joining = None
-        worker = start_worker(settings, log)  # the rest is counted, exactly
-        wait_caught_up(settings, [worker], log, timeout=CATCH_UP_S)
-        verdict(settings, campaign)
-    finally:
-        if joining is not None:
+            campaign = simulate(settings, tmp_path, "0.002", seed=28)
+            _prepare(settings)
+            send, close = sdk_sender(settings)
+            Load(send, campaign.lines, 100_000, batch=500).start().join()  # a backlog to catch up
+            close()
+            worker = start_worker(settings, log, "--batch", "500", "--write-max", "500")
+            wait_until(lambda: progress(settings) > 0, 120, "progress", [worker], log)
+            clickhouse.stop()  # the write in flight waits; the next batches are handed over
+            joining = _GroupMember(settings)  # a rebalance: the worker's revoke waits to finish
+            wait_until(lambda: "revoked: finishing their writes" in log.read_text(), 60, "revoke",
+                       [worker], log)  # fmt: skip
+            worker.send_signal(signal.SIGTERM)
+            clickhouse.start()
+            try:
+                code = worker.wait(60)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"the stopped worker hangs:\n{stuck([worker], log)}") from None
+            assert code == 0, log.read_text()[-3000:]
             joining.close()
-        if worker is not None:
-            stop(worker)
-        clickhouse.stop()
+            joining = None
+            worker = start_worker(settings, log)  # the rest is counted, exactly
+            wait_caught_up(settings, [worker], log, timeout=CATCH_UP_S)
+            verdict(settings, campaign)
+        finally:
+            if joining is not None:
+                joining.close()
+            if worker is not None:
+                stop(worker)
 
 
 class _GroupMember:

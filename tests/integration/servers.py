@@ -26,6 +26,7 @@ from pathlib import Path
 from aiohttp import web
 from kafka.admin import KafkaAdminClient
 
+from projections.database import create_database
 from streams.http_guard import ConnectionGuard, GuardedAppRunner
 from streams.settings import Settings
 from streams.topic_admin import ensure
@@ -239,6 +240,29 @@ class ThrowawayClickHouse:
                 self.process.kill()
                 self.process.wait(30)
         self.process = None
+
+
+@contextmanager
+def own_clickhouse(
+    settings: Settings, workdir: Path, **update: object
+) -> Iterator[tuple[ThrowawayClickHouse, Settings]]:
+    """A ClickHouse server of the test's own (to stop and start at will) reaching only the
+    database of `settings`, and `settings` pointed at it (with `update`), that database made;
+    the server is stopped at the end."""
+    clickhouse = ThrowawayClickHouse(workdir, [settings.clickhouse_database])
+    clickhouse.start()
+    try:
+        own = settings.model_copy(
+            update={
+                "clickhouse_url": clickhouse.url,
+                "dashboard_password": clickhouse.DASHBOARD_PASSWORD,
+                **update,
+            }
+        )
+        create_database(own.clickhouse)
+        yield clickhouse, own
+    finally:
+        clickhouse.stop()
 
 
 def _sha256(text: str) -> str:
