@@ -32,6 +32,7 @@ from events.upcasting import can_upcast, upcast
 SHANGHAI: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 DEFAULT_MAX_BYTES: Final = 65_536
 DEFAULT_FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+_DEFAULT_TOLERANCE_S: Final = DEFAULT_FUTURE_TOLERANCE.total_seconds()
 
 EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)
 # The adapter's own validator, called directly on the fast path: 3.3 us instead of 3.6 per event.
@@ -92,7 +93,11 @@ def decode_at(
     if type(event) is EventVoided and _hides_phone(event.data.reason):
         raise _phone("data.reason")
     occurred_s = event.occurred_at.timestamp()
-    if occurred_s > received_s + future_tolerance.total_seconds():
+    if future_tolerance is DEFAULT_FUTURE_TOLERANCE:  # the worker's case: one call less
+        tolerance_s = _DEFAULT_TOLERANCE_S
+    else:
+        tolerance_s = future_tolerance.total_seconds()
+    if occurred_s > received_s + tolerance_s:
         raise Rejected(
             "timestamp_in_future",
             f"occurred_at is more than {future_tolerance} after it was received; "

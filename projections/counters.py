@@ -139,6 +139,26 @@ class Counters:
             offsets.append(at)
         return offsets
 
+    def add(
+        self, day_number: int, org: int, team: int, site: int, sign: int, column: int, amount: int
+    ) -> None:
+        """`count` for an event with no call outcome, adding `amount` to one value `column` of
+        each counter too (EVENTS and 0 for none): all but calls and disinfections, 93 % of the
+        campaign's events. Written out without `count`'s lists, which cost ~15 % of it."""
+        prefix = ((day_number << _NAME_BITS) | org) << _ORG_SHIFT
+        slot, values, dirty = self._slot, self.values, self._dirty
+        keys: tuple[int, ...] = (prefix | (org << 2) | ORG, prefix | (team << 2) | TEAM)
+        if site >= 0:
+            keys += (prefix | (site << 2) | SITE,)
+        for key in keys:
+            at = slot.get(key)
+            if at is None:
+                at = slot[key] = len(values)
+                values.extend(_ZEROS)
+            values[at] += sign
+            values[at + column] += amount
+            dirty[key] = None
+
     def get(self, dim: str, day: date, org: str, member: str) -> tuple[int, ...] | None:
         at = self._slot.get(pack(dim, day, org, member))
         return None if at is None else tuple(self.values[at : at + STRIDE])

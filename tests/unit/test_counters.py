@@ -70,3 +70,30 @@ def test_count_bumps_the_same_counters_as_bump() -> None:
             bumped.bump(c.pack(dim, day, "org-0001", member))
     assert counted.changed_rows("t", 0, 1) == bumped.changed_rows("t", 0, 1)
     assert len(counted) == 6  # the org and team counters were bumped three times each
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(18_000, 19_000),
+            st.sampled_from(["org-0001", "org-0002"]),
+            st.sampled_from(["team-0001-0001", "team-0002-0001"]),
+            st.sampled_from(["", "site-00001", "site-00002"]),
+            st.sampled_from([1, -1]),
+            st.integers(0, c.STRIDE - 1),
+            st.integers(0, 10**9),
+        ),
+        max_size=40,
+    )
+)
+def test_add_is_count_plus_one_value(
+    events: list[tuple[int, str, str, str, int, int, int]],
+) -> None:
+    added, counted = Counters(), Counters()
+    for day_number, org, team, site, sign, column, amount in events:
+        o, t, s = c.indexes(org, team, site)
+        added.add(day_number, o, t, s, sign, column, amount)
+        for at in counted.count(day_number, o, t, s, "", sign):
+            counted.values[at + column] += amount
+    assert added.changed_rows("t", 0, 1) == counted.changed_rows("t", 0, 1)
+    assert added.values == counted.values
