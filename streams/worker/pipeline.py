@@ -22,10 +22,12 @@ import asyncio
 import gc
 import logging
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -437,14 +439,29 @@ def _event_of(record: Record) -> Event | None:
     return event
 
 
-def _may_void(m: Record) -> bool:
-    """A cheap test on the raw bytes before any decoding: voids are rare."""
-    return bool(m.value and _VOID_MARK in m.value)
+def containing(messages: Sequence[Record], mark: bytes) -> list[Record]:
+    """The messages whose value holds `mark`, in order: a cheap test on the raw bytes before
+    any decoding. One search over the values joined (with a byte no mark holds between them)
+    instead of one per message: `mark in value` cost ~1 us a message, 2 % of a replay."""
+    if not mark or b"\x00" in mark:
+        raise ValueError("a mark is not empty and holds no NUL byte (the separator)")
+    values = [m.value or b"" for m in messages]
+    joined = b"\x00".join(values)
+    found: list[Record] = []
+    at = joined.find(mark)
+    if at < 0:
+        return found
+    ends = list(accumulate(len(v) + 1 for v in values))  # where each value's separator is
+    while at >= 0:
+        i = bisect_right(ends, at)
+        found.append(messages[i])
+        at = joined.find(mark, ends[i])
+    return found
 
 
 def _voids(messages: Sequence[Record]) -> list[Record]:
-    """The messages that may be voids, found with one scan of the raw bytes."""
-    return [m for m in messages if _may_void(m)]
+    """The messages that may be voids: voids are rare."""
+    return containing(messages, _VOID_MARK)
 
 
 def _shift_before(shift_events: Sequence[Record], void: Record, target: UUID) -> Record | None:
@@ -579,7 +596,7 @@ class Pipeline:
                 wanted.setdefault((m.topic, m.partition), {}).setdefault(target, m.offset)
                 continue
             if shift_events is None:
-                shift_events = [e for e in messages if _may_be_shift(e)]
+                shift_events = containing(messages, _SHIFT_MARK)
             if (earlier := _shift_before(shift_events, m, target)) is not None:
                 in_batch.append(((m.topic, m.partition), m.offset, earlier))
         found: dict[int, Record] = {}
@@ -630,16 +647,23 @@ class Pipeline:
     ) -> dict[TP, dict[UUID, int]]:
         """`_read_counted` for events in the event_log rows not written yet (gathered, or in
         the write in flight): a void minutes after its event need not wait for that write."""
-        rows = self.pending.log_rows
         job = self.writer.last_job
-        if job is not None:
-            rows = [*job.log_rows, *rows]
+        older = job.log_rows if job is not None else []
         ids = {target.int: tp for tp, targets in wanted.items() for target in targets}
         located: dict[TP, dict[int, int]] = {}
-        for row in rows:
+        left = len(ids)
+        # Newest first: voids come soon after their events, so the scan usually stops early
+        # (up to 100,000 rows wait in a replay). A partition accepts an event_id once, so the
+        # first row found is the only one.
+        for row in chain(reversed(self.pending.log_rows), reversed(older)):
             target = row[_ID].int  # type: ignore[attr-defined]  # event_id: a UUID
             if target in ids and ids[target] == (row[0], row[1]):
-                located.setdefault(ids[target], {}).setdefault(target, row[_OFFSET])  # type: ignore[arg-type]
+                at = located.setdefault(ids[target], {})
+                if target not in at:
+                    at[target] = row[_OFFSET]  # type: ignore[assignment]  # an int
+                    left -= 1
+                    if not left:
+                        break
         return await self._read_located(wanted, located, found)
 
     async def _read_located(

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from clickhouse_driver.errors import NetworkError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from events.examples import EXAMPLES
 from projections.projection import FlushRows, Message, PartitionState
-from streams.worker.pipeline import BatchLostError, Pipeline, should_write
+from streams.worker.pipeline import BatchLostError, Pipeline, containing, should_write
 
 TS_MS = 1_700_000_000_000
 
@@ -282,3 +284,20 @@ def test_a_partition_revoked_while_the_batch_loads_state_is_left_to_its_new_owne
     assert [(logged + uncounted, flushes) for logged, uncounted, flushes in store.writes] == [
         (5, [("t", 1, 4)])
     ]
+
+
+@given(
+    st.lists(st.none() | st.binary(max_size=12), max_size=20),
+    st.binary(min_size=1, max_size=3).filter(lambda m: b"\x00" not in m),
+)
+def test_containing_is_a_search_of_each_value(values: list[bytes | None], mark: bytes) -> None:
+    messages = [Message("t", 0, i, 0, v) for i, v in enumerate(values)]
+    assert containing(messages, mark) == [m for m in messages if mark in (m.value or b"")]
+
+
+def test_containing_finds_marks_at_the_edges_of_values() -> None:
+    values = [b"ab", b"xabx", b"", None, b"a", b"b\x00ab", b"ab"]
+    messages = [Message("t", 0, i, 0, v) for i, v in enumerate(values)]
+    assert [m.offset for m in containing(messages, b"ab")] == [0, 1, 5, 6]
+    with pytest.raises(ValueError, match="NUL"):
+        containing(messages, b"a\x00")

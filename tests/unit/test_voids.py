@@ -236,3 +236,21 @@ def test_a_void_of_an_event_not_written_yet_finds_it_among_the_rows_waiting() ->
         assert len(store.writes) == 1
 
     asyncio.run(run())
+
+
+def test_voids_of_several_events_waiting_to_be_written_find_each_of_them() -> None:
+    async def run() -> None:
+        a, x, b = _sample(7), _sample(3), _sample(5)
+        store, reader = MemoryStore(), MemoryReader()
+        pipeline = Pipeline(store, MemorySink(), reader=reader)
+        waiting = [_message(0, a), _message(1, x), _message(2, b)]
+        reader.messages.update(dict(enumerate(waiting)))
+        await pipeline.handle(1, waiting[:2], more_fetched=lambda: True)
+        await pipeline.handle(2, waiting[2:], more_fetched=lambda: True)
+        voids = [_message(3, _void(b)), _message(4, _void(a))]
+        await pipeline.handle(3, voids, more_fetched=lambda: True)
+        assert (store.look_ups, reader.reads, store.writes) == (1, 1, [])
+        await pipeline.settle()
+        assert _assists(pipeline.states[("t", 0)]) == 3
+
+    asyncio.run(run())
