@@ -10,6 +10,7 @@ partitions, where a retry of an event already counted would be counted again).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ DEAD_LETTER_CONFIG = {
 }
 # No such topic, in a metadata answer.
 _UNKNOWN_TOPIC = 3
+# How long a topic just created may take to show its configs on every broker.
+CREATED_VISIBLE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def ensure(settings: Settings, *, fix: bool = False) -> list[TopicState]:
                     wait_for_metadata=True,
                 )
         created = {s.spec.name for s in missing}
-        states = _describe(admin, specs)
+        states = _describe_created(admin, specs, created)
         for state in states:
             state.created = state.spec.name in created
             if fix and state.exists:
@@ -174,6 +177,22 @@ def ensure(settings: Settings, *, fix: bool = False) -> list[TopicState]:
                     admin.alter_configs([resource])
                     state.fixed = sorted(wrong)
         return states
+
+
+def _describe_created(
+    admin: Any, specs: list[TopicSpec], created: set[str], wait_s: float = CREATED_VISIBLE_S
+) -> list[TopicState]:
+    """`_describe`, waiting up to `wait_s` for the topics just created to show their configs:
+    on a cluster, the broker that answers the configs request may not know a topic created a
+    moment before (seen once in CI: a new dead-letter topic reported with every config None,
+    as drift)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        states = _describe(admin, specs)
+        unseen = [s for s in states if s.spec.name in created and not (s.exists and s.configs)]
+        if not unseen or time.monotonic() >= deadline:
+            return states
+        time.sleep(0.2)
 
 
 def _describe(admin: Any, specs: list[TopicSpec]) -> list[TopicState]:
