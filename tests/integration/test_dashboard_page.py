@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
 
 from projections.store import StateStore
 from streams.dashboard.api import STATIC, iso_ms
@@ -175,12 +176,29 @@ def test_the_page_shows_the_campaign_in_both_languages_on_a_desktop_and_a_phone(
         assert sorted(volunteers) == sorted(r["volunteers"] for r in org_rows)
         assert "org=org-0001" in page.url
 
-        # A date range: one day of that org.
+        # A date range: one day of that org. Each fill is a change, so the page asks for
+        # `from` alone and then for both; the answer to `from` alone is held back until the
+        # range's is shown, and arriving last it must not replace the range's figures.
         day = org_rows[0]["day"]
+        held: list[Route] = []
+
+        def hold_from_alone(route: Route) -> None:
+            query = parse_qs(urlparse(route.request.url).query)
+            if "from" in query and "to" not in query:
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/api/daily_by_org?*", hold_from_alone)
         page.fill("#from", day)
         page.fill("#to", day)
-        page.dispatch_event("#to", "change")
         page.wait_for_function("() => document.querySelectorAll('#daily tbody tr').length === 1")
+        assert len(held) == 1, f"{len(held)} answers to `from` alone held"
+        held[0].continue_()
+        page.wait_for_function(
+            "query => document.body.dataset.answered === query", arg=f"org=org-0001&from={day}"
+        )
+        page.unroute("**/api/daily_by_org?*")
         assert _column(page, "daily", "day") == [day]
         assert _figure(_column(page, "daily", "checkins")[0], "x") == org_rows[0]["checkins"]
         assert f"from={day}" in page.url

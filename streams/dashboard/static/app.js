@@ -20,6 +20,8 @@ const page = {
   chartKey: "",
   chart: null,
   timer: null,
+  // Refreshes asked for so far: only the newest one's answer is shown.
+  loads: 0,
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -78,8 +80,7 @@ async function api(name, query) {
   return { rows: body, asOf: response.headers.get("X-Frontline-As-Of") };
 }
 
-async function load() {
-  const chosen = params();
+async function load(chosen) {
   const org = chosen.get("org");
   const range = new URLSearchParams(chosen);
   range.delete("org"); // the org table and the org list show every org of the dates
@@ -95,7 +96,7 @@ async function load() {
     api("open_shifts", anyDay), // open now, whatever day it began
     api("call_outcomes", chosen),
   ]);
-  page.data = { totals, days, orgs, teams, sites, open, outcomes, org };
+  return { totals, days, orgs, teams, sites, open, outcomes, org };
 }
 
 function applyLabels() {
@@ -250,17 +251,24 @@ function render() {
   document.body.dataset.loadedAfterMs ??= String(Math.round(performance.now()));
 }
 
+// Answers can arrive out of order (a filter changed twice in a row): an older one arriving
+// last must not replace the figures of the newer filter, and only the newest refresh polls on.
 async function refresh() {
   clearTimeout(page.timer);
+  const seq = ++page.loads;
+  const chosen = params();
   try {
-    await load();
+    const data = await load(chosen);
     await page.labelsReady;
+    document.body.dataset.answered = String(chosen); // shown or dropped: for tests and debugging
+    if (seq !== page.loads) return;
+    page.data = data;
     $("#status").textContent = "";
     render();
   } catch (err) {
-    $("#status").textContent = `${label("offline")} (${err.message})`;
+    if (seq === page.loads) $("#status").textContent = `${label("offline")} (${err.message})`;
   } finally {
-    page.timer = setTimeout(refresh, POLL_MS);
+    if (seq === page.loads) page.timer = setTimeout(refresh, POLL_MS);
   }
 }
 
