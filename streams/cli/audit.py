@@ -13,13 +13,14 @@ import click
 from tqdm import tqdm
 
 from events import EVENT_TYPES, SHANGHAI
+from projections.queries import plain
 from streams.audit import REPLAY_WRITE_MAX
 from streams.audit.export import FORMATS, ExportRequest, export, manifest_digest
 from streams.audit.export import check as check_export
 from streams.audit.trace import METRICS, trace
 from streams.cli import main, settings
 from streams.cli.pipeline import batch_option, write_max_option
-from streams.cli.read import plain, print_table
+from streams.cli.tables import print_table
 
 if TYPE_CHECKING:
     from projections.replays import ReplayPlan

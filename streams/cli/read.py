@@ -6,7 +6,6 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from typing import IO
 
@@ -15,20 +14,13 @@ import click
 from projections import queries
 from streams.audit.chain import heads_document, read_heads, verify_chains
 from streams.cli import main, settings
+from streams.cli.tables import print_table
 from streams.settings import Settings, check_clickhouse_reachable
 from streams.topics import events_topic
 from streams.worker.lag import partition_lag
 from streams.worker.verify import SHOWN, verify
 
-plain = queries.plain  # also used by the audit commands' tables
-
-
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(plain(v)) for v in row] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in cells:
-        click.echo("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+plain = queries.plain
 
 
 @main.command("query")
