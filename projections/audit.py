@@ -167,16 +167,18 @@ SWAPPED_TABLES = (
     "presence_voided",
 )
 
-# The accepted events an export selects, by their event_log rows (the caller keeps those up to
-# each partition's checkpoint: rows past it belong to a write not yet finished). Neither
-# DISTINCT nor ORDER BY: the caller keys them by offset and sorts them (0.3 s less a day).
+# The accepted events an export selects: their offsets, a list per partition, day and type
+# (the caller keeps those up to each partition's checkpoint: rows past it belong to a write not
+# yet finished). Lists, not a row per event: at scale 1 a day's 365,000 rows took 0.45 s to
+# decode in Python. groupUniqArray: a row written twice before a merge is one event.
 SELECTED_EVENTS = """
-SELECT kafka_partition, kafka_offset, day, type
+SELECT kafka_partition, day, type, groupUniqArray(kafka_offset) AS offsets
 FROM event_log
 WHERE kafka_topic = %(topic)s
   AND day >= %(from_day)s AND day <= %(to_day)s
   AND (%(org_id)s = '' OR org_id = %(org_id)s)
   AND (%(type)s = '' OR type = %(type)s)
+GROUP BY kafka_partition, day, type
 """
 
 # `frontline trace`: one figure of daily_by_org (the column is one of columns.DAILY_BY_ORG,

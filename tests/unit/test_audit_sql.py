@@ -114,7 +114,8 @@ def test_export_trace_and_chain_queries_run(two: chdb_session.Session) -> None:
         "types": ("sampling.assisted",),
         "shifts": ("s1",),
     }
-    assert _rows(two, _bind(SELECTED_EVENTS, params))[0][:2] == ["0", "7"]
+    selected = [["0", "2022-03-17", "sampling.assisted", "[7]"]]
+    assert _rows(two, _bind(SELECTED_EVENTS, params)) == selected
     assert len(_rows(two, _bind(TRACE_EVENTS, params))) == 1
     assert _rows(two, _bind(TRACE_SHIFTS, params)) == []
     assert _rows(two, _bind(SHIFT_EVENTS, params)) == []
