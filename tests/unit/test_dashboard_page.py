@@ -57,7 +57,7 @@ def test_the_page_loads_nothing_from_another_host() -> None:
 
 def test_the_server_warms_up_what_the_page_asks_first() -> None:
     js = (STATIC / "app.js").read_text()
-    load = js[js.index("async function load()") : js.index("function applyLabels()")]
+    load = js[js.index("async function load(") : js.index("function applyLabels()")]
     asked = set(re.findall(r'"(\w+)"', " ".join(re.findall(r"api\(([^,]+),", load))))
     assert asked - {"daily_by_org"} == set(PAGE_QUERIES)  # daily_by_org: one org chosen
     assert set(PAGE_QUERIES) <= set(queries.names())
