@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.consumer import fetcher
 from aiokafka.errors import CorruptRecordException
 
+from streams.collector import collecting_rarely
 from streams.kafka_security import aiokafka_options
 from streams.settings import Settings
 
@@ -114,7 +115,7 @@ def read_records(
     partition, i, records)`, where records[k] is at offset wanted[partition][i + k] and has
     `offset`, `timestamp` and `value` (None when empty). For readers of many records, whose
     work on each costs less than a call (`frontline export`)."""
-    with _raw_batches():
+    with _raw_batches(), collecting_rarely():
         asyncio.run(_read(settings, topic, wanted, on_records, batch_max))
 
 
@@ -219,7 +220,7 @@ def read_range(
 ) -> None:
     """Call `on_message` for every message of one partition from `first` to `last` (both
     included, as far as Kafka holds them), in order, until it returns False."""
-    with _raw_batches():
+    with _raw_batches(), collecting_rarely():
         asyncio.run(_read_range(settings, topic, partition, first, last, on_message, batch_max))
 
 

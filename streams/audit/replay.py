@@ -33,10 +33,11 @@ from projections.replays import (
 )
 from projections.store import StateStore
 from streams.audit import REPLAY_WRITE_MAX
+from streams.collector import tune_gc
 from streams.kafka_security import aiokafka_options, kafka_python_options
 from streams.settings import ENV, ConfigError, Settings, check_kafka_reachable
 from streams.topics import events_topic
-from streams.worker.pipeline import BatchStats, Pipeline, tune_gc
+from streams.worker.pipeline import BatchStats, Pipeline
 from streams.worker.reader import KafkaMessageReader
 
 DATABASE_ACCESS_DENIED = 291  # ClickHouse's code, as in streams.cli.errors

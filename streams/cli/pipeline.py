@@ -105,7 +105,8 @@ def worker(
     """
     from faust.worker import Worker
 
-    from streams.worker.app import create_worker_app, tune_gc
+    from streams.collector import tune_gc
+    from streams.worker.app import create_worker_app
     from streams.worker.prepare import prepare
 
     s = settings()

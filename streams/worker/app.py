@@ -33,13 +33,13 @@ from streams.settings import Settings
 from streams.topics import dead_letter_topic, worker_group
 from streams.worker import WORKER_WRITE_MAX
 from streams.worker.fetcher import TP, BatchFetcher
-from streams.worker.pipeline import BatchLostError, Pipeline, tune_gc
+from streams.worker.pipeline import BatchLostError, Pipeline
 from streams.worker.reader import KafkaMessageReader
 from streams.worker.stall import watch
 
 log = logging.getLogger("frontline.worker")
 
-__all__ = ["BatchLostError", "FaustDeadLetters", "Pipeline", "create_worker_app", "tune_gc"]
+__all__ = ["BatchLostError", "FaustDeadLetters", "Pipeline", "create_worker_app"]
 
 # How long a dead letter may wait for Kafka's acknowledgement before it is sent again.
 DEAD_LETTER_ACK_S = 30.0

@@ -19,7 +19,6 @@ sink are small protocols: tests run the pipeline on in-memory doubles
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from bisect import bisect_right
@@ -84,19 +83,6 @@ TRANSIENT = (
     OSError,
     EOFError,
 )
-
-
-# Python's default (700, 10, 10) ran a young collection every ~100 events and a full one every
-# ~20,000; those walked ~1.5 M objects (recent event ids, the presence cache of the time,
-# fetched batches) and took 11 s of a 60 s catch-up. A batch's objects die by reference count,
-# not by cycles, so collecting a hundred times less often loses nothing: 18,754 -> 22,112
-# events/s at scale 0.2.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def tune_gc() -> None:
-    """Collect cyclic garbage less often (GC_THRESHOLDS); for a worker or replay process."""
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class BatchLostError(Exception):
