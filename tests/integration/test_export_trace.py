@@ -95,6 +95,46 @@ def test_csv_export_of_one_day_and_type(shared_live: SharedCampaign, tmp_path: P
     assert frontline(settings, "export", "--check", str(out)).returncode == 0
 
 
+def test_an_event_log_row_written_twice_is_exported_once(
+    shared_live: SharedCampaign, tmp_path: Path
+) -> None:
+    """A write repeated after a crash leaves two event_log rows for one event until ClickHouse
+    merges them (ReplacingMergeTree): the export holds the event once."""
+    settings = shared_live.settings
+    client = settings.clickhouse.client()
+    [(partition, offset, day)] = client.execute(
+        "SELECT kafka_partition, kafka_offset, day FROM event_log "
+        "ORDER BY kafka_partition, kafka_offset LIMIT 1"
+    )
+    where = {"partition": partition, "offset": offset}
+    client.execute(
+        "INSERT INTO event_log SELECT * FROM event_log "
+        "WHERE kafka_partition = %(partition)s AND kafka_offset = %(offset)s LIMIT 1",
+        where,
+    )
+    try:
+        rows, events = client.execute(
+            "SELECT count(), uniqExact(kafka_partition, kafka_offset) FROM event_log "
+            "WHERE day = %(day)s",
+            {"day": day},
+        )[0]
+        assert rows == events + 1, "the copy was merged away before the export"
+        out = tmp_path / "twice"
+        done = frontline(
+            settings, "export", "--from", str(day), "--to", str(day), "--out", str(out)
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["events"] == events
+        assert sum(f["events"] for f in manifest["files"]) == events
+        lines = [
+            line for f in manifest["files"] for line in (out / f["path"]).read_bytes().splitlines()
+        ]
+        assert len(lines) == len(set(lines)) == events
+    finally:
+        client.execute("OPTIMIZE TABLE event_log FINAL")  # the other tests' campaign as it was
+
+
 METRICS = (
     "sampling_assists",
     "calls",
