@@ -61,6 +61,7 @@ class _File:
     path: str  # relative to the export's directory
     day: str
     type: str
+    number: int  # its place among the export's files, in the order they were first met
     events: int  # known before reading: read_records gives every wanted offset or raises
     offsets: dict[int, list[int]]  # partition: [first, last]
     handle: IO[bytes] | None = None
@@ -137,7 +138,6 @@ def export(
     # Each file's events, up to each partition's checkpoint, counted and spanned with numpy (a
     # few hundred thousand offsets a day at scale 1: nothing done per event in Python here).
     files: dict[tuple[date, str], _File] = {}
-    number: dict[tuple[date, str], int] = {}
     chunks: dict[int, list[tuple[int, np.ndarray[Any, Any]]]] = {}
     for partition, day, kind, listed in sorted(rows):
         offsets = np.fromiter(listed, dtype=np.int64, count=len(listed))
@@ -147,11 +147,11 @@ def export(
         f = files.get((day, kind))
         if f is None:
             name = day.isoformat()
-            f = files[(day, kind)] = _File(f"{name}/{kind}.{request.fmt}", name, kind, 0, {})
-            number[(day, kind)] = len(number)
+            path = f"{name}/{kind}.{request.fmt}"
+            f = files[(day, kind)] = _File(path, name, kind, len(files), 0, {})
         f.events += len(offsets)
         f.offsets[partition] = [int(offsets.min()), int(offsets.max())]
-        chunks.setdefault(partition, []).append((number[(day, kind)], offsets))
+        chunks.setdefault(partition, []).append((f.number, offsets))
     # Per partition: the wanted offsets in order and the number of each one's file.
     wanted: dict[int, list[int]] = {}
     file_of: dict[int, list[int]] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -188,23 +189,20 @@ async def _read_partition(
         taken: list[Any] = []
         take = taken.append
         want = offsets[i]
-        for batch in _batches(fetched):
-            for r in batch:
-                offset = r.offset
-                if offset < want:
-                    continue
-                if offset > want:
-                    raise MissingFromKafkaError(
-                        f"{tp.topic}[{tp.partition}] offset {want} is not in Kafka (deleted "
-                        "by retention, or the topic was rewritten)"
-                    )
-                take(r)
-                i += 1
-                if i == len(offsets):
-                    break
-                want = offsets[i]
+        for r in chain.from_iterable(_batches(fetched)):
+            offset = r.offset
+            if offset < want:
+                continue
+            if offset > want:
+                raise MissingFromKafkaError(
+                    f"{tp.topic}[{tp.partition}] offset {want} is not in Kafka (deleted "
+                    "by retention, or the topic was rewritten)"
+                )
+            take(r)
+            i += 1
             if i == len(offsets):
                 break
+            want = offsets[i]
         if taken:
             on_records(tp.partition, first, taken)
 

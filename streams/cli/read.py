@@ -20,8 +20,6 @@ from streams.topics import events_topic
 from streams.worker.lag import partition_lag
 from streams.worker.verify import SHOWN, verify
 
-plain = queries.plain
-
 
 @main.command("query")
 @click.argument("name", type=click.Choice(queries.names()))
@@ -54,7 +52,7 @@ def query(
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(result.columns)
-        writer.writerows([[plain(v) for v in row] for row in result.rows])
+        writer.writerows([[queries.plain(v) for v in row] for row in result.rows])
     else:
         print_table(result.columns, result.rows)
 
